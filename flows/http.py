@@ -1,0 +1,118 @@
+"""One HTTP client for every source: timeouts, retries with backoff, Retry-After, honest UA."""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from dataclasses import dataclass
+from importlib import metadata
+
+import httpx
+
+from flows.raw_archive import utc_now
+from flows.settings import Settings
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Response headers worth keeping in a raw sidecar (never request headers: they may hold a token).
+KEPT_HEADERS = (
+    "content-type", "content-length", "date", "etag", "last-modified", "retry-after",
+    "ratelimit", "ratelimit-policy", "x-request-id", "cache-control",
+)
+
+
+class FetchError(RuntimeError):
+    """A request that did not succeed after every allowed try."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One final response: what was asked, what came back, and when."""
+
+    url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    fetched_at: str
+    attempts: int
+
+
+def user_agent() -> str:
+    """An honest User-Agent naming papertrends and its version."""
+    try:
+        version = metadata.version("papertrends")
+    except metadata.PackageNotFoundError:
+        version = "0+unknown"
+    return f"papertrends/{version} (research trend tracker; python-httpx)"
+
+
+def make_client(settings: Settings) -> httpx.Client:
+    """An httpx client with the configured timeouts, UA and (if set) the HF bearer token."""
+    headers = {"User-Agent": user_agent(), "Accept": "application/json"}
+    if settings.hf_token:
+        headers["Authorization"] = f"Bearer {settings.hf_token}"
+    timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
+    return httpx.Client(headers=headers, timeout=timeout, follow_redirects=True)
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def backoff_seconds(attempt: int, base: float, cap: float) -> float:
+    """Exponential backoff with full jitter for the given (1-based) failed attempt."""
+    return min(cap, base * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+
+
+def get(
+    client: httpx.Client,
+    url: str,
+    params: dict | None,
+    settings: Settings,
+    *,
+    sleep=time.sleep,
+    log=None,
+) -> Fetched:
+    """GET with retries on 429, 5xx, timeouts and connection errors; other statuses are returned.
+
+    Waits follow Retry-After when the server sends it (capped at settings.max_retry_wait), else
+    exponential backoff with jitter. After the last try raises FetchError naming the URL.
+    """
+    last_problem = ""
+    for attempt in range(1, settings.max_attempts + 1):
+        wait = None
+        try:
+            response = client.get(url, params=params)
+        except (httpx.TimeoutException, httpx.TransportError) as error:
+            last_problem = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            request_url = str(httpx.URL(url, params=params))
+        else:
+            request_url = str(response.url)
+            if response.status_code not in RETRY_STATUSES:
+                return Fetched(
+                    url=request_url,
+                    status=response.status_code,
+                    headers={k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS},
+                    body=response.content,
+                    fetched_at=utc_now().isoformat(),
+                    attempts=attempt,
+                )
+            last_problem = f"HTTP {response.status_code}"
+            wait = retry_after_seconds(response.headers.get("retry-after"))
+        if attempt == settings.max_attempts:
+            break
+        wait = min(settings.max_retry_wait, wait if wait is not None else backoff_seconds(attempt, settings.backoff_base, settings.max_retry_wait))
+        if log:
+            log(f"GET {request_url}: {last_problem}; retry {attempt + 1}/{settings.max_attempts} in {wait:.1f}s")
+        sleep(wait)
+    raise FetchError(f"GET {request_url} failed after {settings.max_attempts} tries: {last_problem}")

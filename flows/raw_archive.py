@@ -1,0 +1,81 @@
+"""The raw archive: every response and every ingested file, kept byte for byte.
+
+A landing is a body file plus a JSON sidecar describing where it came from. Body names carry
+the first 16 hex digits of the body's SHA-256, so the same bytes land once and different bytes
+never overwrite each other; the sidecar is written once, when its body first lands. Files are
+written to a temporary name and renamed, so a reader never sees half a file.
+
+Layout under <home>/raw:
+    hf_daily/<date>/p<page>-l<limit>-<sha16>.json        API responses, by request
+    files/<list date or 'undated'>/<stem>-<sha16><suffix> files given to `ingest files`
+Each body has a sidecar named <body>.meta.json.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+SIDECAR_SUFFIX = ".meta.json"
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """One landed body and its sidecar metadata."""
+
+    path: Path
+    meta: dict
+
+    @property
+    def sha256(self) -> str:
+        return self.meta["sha256"]
+
+    @property
+    def fetched_at(self) -> dt.datetime:
+        return dt.datetime.fromisoformat(self.meta["fetched_at"])
+
+    def read(self) -> bytes:
+        return self.path.read_bytes()
+
+
+def utc_now() -> dt.datetime:
+    """The current time in UTC, to the microsecond."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write bytes to a temporary sibling, fsync, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with temporary.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def land(raw_dir: Path, folder: str, stem: str, suffix: str, body: bytes, meta: dict) -> RawRecord:
+    """Keep `body` under raw_dir/folder, content-addressed; never overwrite what is there."""
+    digest = hashlib.sha256(body).hexdigest()
+    path = raw_dir / folder / f"{stem}-{digest[:16]}{suffix}"
+    sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
+    if sidecar.exists():
+        # Same request (or file context) and same bytes: already landed; first landing's metadata stands.
+        return RawRecord(path, json.loads(sidecar.read_text("utf-8")))
+    if not path.exists():
+        write_atomically(path, body)
+    full_meta = {**meta, "sha256": digest, "bytes": len(body), "path": path.relative_to(raw_dir).as_posix()}
+    full_meta.setdefault("fetched_at", utc_now().isoformat())
+    write_atomically(sidecar, json.dumps(full_meta, indent=2, sort_keys=True).encode("utf-8"))
+    return RawRecord(path, full_meta)
+
+
+def iter_raw(raw_dir: Path):
+    """Every landed body with its sidecar, in a stable order (for rebuilds from raw)."""
+    for sidecar in sorted(raw_dir.rglob(f"*{SIDECAR_SUFFIX}")):
+        body = sidecar.with_name(sidecar.name.removesuffix(SIDECAR_SUFFIX))
+        yield RawRecord(body, json.loads(sidecar.read_text("utf-8")))

@@ -1,0 +1,81 @@
+"""Settings: one object, read from defaults, an optional TOML file and environment variables.
+
+Settings are data: each is a row of (name, default, env var, help). Every path derives from the
+data root. Secrets (HF_TOKEN) have no default and are never printed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+HOME_ENV = "PAPERTRENDS_HOME"
+DEFAULT_HOME = "./data"
+SETTINGS_FILE = "papertrends.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know; build it with `load_settings`."""
+
+    home: Path = field(default=Path(DEFAULT_HOME), metadata={"help": "data root: raw archive, lake, warehouse"})
+    hf_base_url: str = field(
+        default="https://huggingface.co",
+        metadata={"env": "PAPERTRENDS_HF_BASE_URL", "help": "Hugging Face API base URL"},
+    )
+    page_limit: int = field(default=50, metadata={"env": "PAPERTRENDS_PAGE_LIMIT", "help": "items per API page"})
+    connect_timeout: float = field(default=10.0, metadata={"env": "PAPERTRENDS_CONNECT_TIMEOUT", "help": "seconds"})
+    read_timeout: float = field(default=30.0, metadata={"env": "PAPERTRENDS_READ_TIMEOUT", "help": "seconds"})
+    max_attempts: int = field(default=5, metadata={"env": "PAPERTRENDS_MAX_ATTEMPTS", "help": "tries per request"})
+    backoff_base: float = field(default=1.0, metadata={"env": "PAPERTRENDS_BACKOFF_BASE", "help": "first retry wait, s"})
+    max_retry_wait: float = field(
+        default=60.0, metadata={"env": "PAPERTRENDS_MAX_RETRY_WAIT", "help": "cap on any wait, Retry-After included"}
+    )
+
+    @property
+    def raw_dir(self) -> Path:
+        """Raw archive: every response and file, untouched, content-addressed."""
+        return self.home / "raw"
+
+    @property
+    def lake_dir(self) -> Path:
+        """Parquet lake: normalized rows, partitioned by list month."""
+        return self.home / "lake"
+
+    @property
+    def warehouse_path(self) -> Path:
+        """The DuckDB warehouse file."""
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def hf_token(self) -> str | None:
+        """Hugging Face token from HF_TOKEN; read when needed, never stored or printed."""
+        return os.environ.get("HF_TOKEN") or None
+
+
+def type_of(annotation) -> type:
+    """The Python type a field's (string) annotation names."""
+    return {"Path": Path, "str": str, "int": int, "float": float}[str(annotation)]
+
+
+def load_settings(home: str | os.PathLike | None = None, **overrides) -> Settings:
+    """Settings from defaults < home/papertrends.toml < environment < explicit arguments."""
+    root = Path(home or os.environ.get(HOME_ENV) or DEFAULT_HOME)
+    values: dict = {}
+    toml_path = root / SETTINGS_FILE
+    if toml_path.is_file():
+        with toml_path.open("rb") as handle:
+            values.update(tomllib.load(handle))
+    for f in fields(Settings):
+        env = f.metadata.get("env")
+        if env and os.environ.get(env):
+            values[f.name] = os.environ[env]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name: f for f in fields(Settings)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"unknown settings in {toml_path}: {', '.join(unknown)}")
+    typed = {name: type_of(known[name].type)(value) for name, value in values.items()}
+    return replace(Settings(), home=root, **typed)

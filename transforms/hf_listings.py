@@ -1,0 +1,297 @@
+"""Hugging Face Daily Papers: raw responses and saved pages in, typed listing rows out.
+
+Pure functions: bytes or frames in, Polars frames out. Nothing here touches the network, the
+disk or the warehouse. Every item that goes in comes out either as a listing row or as a
+quarantine row with its reason and raw text (items in = loaded + quarantined).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+
+import polars as pl
+
+from transforms.ids import paper_id_expr, synthetic_paper_id
+
+# Normalized listing rows: one per item seen on a list (the lake and the warehouse load these).
+LISTING_SCHEMA: dict[str, pl.DataType] = {
+    "source": pl.String(),
+    "list_date": pl.Date(),
+    "paper_id": pl.String(),
+    "position": pl.Int32(),
+    "title": pl.String(),
+    "abstract": pl.String(),
+    "authors": pl.List(pl.String()),
+    "published_at": pl.Datetime("us", "UTC"),
+    "upvotes": pl.Int32(),
+    "num_comments": pl.Int32(),
+    "github_repo": pl.String(),
+    "project_page": pl.String(),
+    "ai_keywords": pl.List(pl.String()),
+    "fetched_at": pl.Datetime("us", "UTC"),
+    "origin": pl.String(),
+    "raw_sha256": pl.String(),
+}
+
+# Quarantined items: what came in, where from, and why it was not loaded.
+QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
+    "origin": pl.String(),
+    "raw_sha256": pl.String(),
+    "position": pl.Int32(),
+    "reason": pl.String(),
+    "raw_text": pl.String(),
+}
+
+# Fields pulled out of each item before typing; strings stay strings until Polars parses them.
+_EXTRACTED_SCHEMA: dict[str, pl.DataType] = {
+    "position": pl.Int32(),
+    "paper_id_raw": pl.String(),
+    "title_raw": pl.String(),
+    "abstract_raw": pl.String(),
+    "authors": pl.List(pl.String()),
+    "published_at_raw": pl.String(),
+    "list_date_raw": pl.String(),
+    "upvotes": pl.Int32(),
+    "num_comments": pl.Int32(),
+    "github_repo_raw": pl.String(),
+    "project_page_raw": pl.String(),
+    "ai_keywords": pl.List(pl.String()),
+    "raw_text": pl.String(),
+}
+
+SOURCE_HF_DAILY = "hf_daily"
+SOURCE_HF_PAGE = "hf_page"
+
+_MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
+_PAGE_DATE_LINE = re.compile(rf"^({_MONTHS})[a-z]*\.? (\d{{1,2}})$")
+_GITHUB_IN_TEXT = re.compile(r"(?:https?://)?(?:www\.)?github\.com/[\w.-]+/[\w.-]*[\w-]", re.IGNORECASE)
+_ISO_TIMESTAMP = "%Y-%m-%dT%H:%M:%S%.fZ"
+
+
+class PageFormatError(ValueError):
+    """A saved page whose structure is not the one this parser knows."""
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """Items pulled out of one raw input: candidate rows, quarantined items, items counted in."""
+
+    items: pl.DataFrame
+    quarantine: pl.DataFrame
+    items_in: int
+
+
+def _quarantine_frame(rows: list[dict], origin: str, raw_sha256: str) -> pl.DataFrame:
+    """Quarantine rows stamped with their origin."""
+    frame = pl.DataFrame(
+        [{"position": r["position"], "reason": r["reason"], "raw_text": r["raw_text"]} for r in rows],
+        schema={"position": pl.Int32(), "reason": pl.String(), "raw_text": pl.String()},
+    )
+    return frame.with_columns(
+        origin=pl.lit(origin, pl.String()), raw_sha256=pl.lit(raw_sha256, pl.String())
+    ).select(list(QUARANTINE_SCHEMA))
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _item_fields(item, position: int) -> tuple[dict | None, str | None]:
+    """The fields of one API item, or the reason it cannot be loaded."""
+    if isinstance(item, str):
+        hint = " (it looks like a Python repr; it is never evaluated)" if item.lstrip()[:1] == "{" else ""
+        return None, f"item is a string, not a JSON object{hint}"
+    if not isinstance(item, dict):
+        return None, f"item is a JSON {type(item).__name__}, not an object"
+    paper = item.get("paper")
+    if not isinstance(paper, dict):
+        return None, "item has no paper object"
+    raw_id = paper.get("id")
+    if not isinstance(raw_id, str) or not raw_id.strip():
+        return None, "item has no paper.id"
+    title = paper.get("title", item.get("title"))
+    if not isinstance(title, str) or not title.strip():
+        return None, "item has no title"
+    abstract = paper.get("summary", item.get("summary"))
+    for name, value in (("paper.upvotes", paper.get("upvotes")), ("numComments", item.get("numComments"))):
+        if value is not None and (not _is_int(value) or value < 0):
+            return None, f"{name} is {value!r}, not a non-negative integer"
+    authors = paper.get("authors") or []
+    keywords = paper.get("ai_keywords")
+    text_fields = {
+        "abstract_raw": abstract,
+        "published_at_raw": paper.get("publishedAt"),
+        "list_date_raw": paper.get("submittedOnDailyAt"),
+        "github_repo_raw": paper.get("githubRepo"),
+        "project_page_raw": paper.get("projectPage"),
+    }
+    for name, value in text_fields.items():
+        if value is not None and not isinstance(value, str):
+            return None, f"{name.removesuffix('_raw')} is a {type(value).__name__}, not a string"
+    return {
+        "position": position,
+        "paper_id_raw": raw_id,
+        "title_raw": title,
+        "authors": [a["name"] for a in authors if isinstance(a, dict) and isinstance(a.get("name"), str)],
+        "upvotes": paper.get("upvotes"),
+        "num_comments": item.get("numComments"),
+        "ai_keywords": [k for k in keywords if isinstance(k, str)] if isinstance(keywords, list) else None,
+        "raw_text": None,
+        **text_fields,
+    }, None
+
+
+def _raw_json(item) -> str:
+    return item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
+
+
+def daily_papers_extracted(body: bytes, *, origin: str, raw_sha256: str, position_offset: int = 0) -> Extracted:
+    """Items of one daily-papers API response (a JSON list of items)."""
+    def whole(reason: str) -> Extracted:
+        text = body.decode("utf-8", errors="replace")
+        q = _quarantine_frame([{"position": None, "reason": reason, "raw_text": text}], origin, raw_sha256)
+        return Extracted(pl.DataFrame(schema=_EXTRACTED_SCHEMA), q, 1)
+
+    try:
+        document = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        return whole(f"not UTF-8 text: {error.reason} at byte {error.start}")
+    except json.JSONDecodeError as error:
+        return whole(f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}")
+    # One real archiver wrapped a day as {"status", "date", "count", "data": [...]}.
+    if isinstance(document, dict) and isinstance(document.get("data"), list):
+        document = document["data"]
+    if not isinstance(document, list):
+        kind = "object" if isinstance(document, dict) else type(document).__name__
+        detail = f": error {document['error']!r}" if isinstance(document, dict) and "error" in document else ""
+        return whole(f"JSON is an {kind}, not a list of items{detail}")
+
+    rows, rejected = [], []
+    for index, item in enumerate(document):
+        fields, reason = _item_fields(item, position_offset + index)
+        if fields is None:
+            rejected.append({"position": position_offset + index, "reason": reason, "raw_text": _raw_json(item)})
+        else:
+            fields["raw_text"] = _raw_json(item)
+            rows.append(fields)
+    items = pl.DataFrame(rows, schema=_EXTRACTED_SCHEMA)
+    return Extracted(items, _quarantine_frame(rejected, origin, raw_sha256), len(document))
+
+
+def papers_page_extracted(text: str, *, origin: str, raw_sha256: str) -> Extracted:
+    """Papers of a Hugging Face papers page saved as plain text (title, blank, abstract, blank).
+
+    The page has a header ending in a date line such as "May 8"; then each paper is a title line
+    and an abstract line. Papers carry no ids, authors or upvotes; a GitHub link in the abstract
+    becomes the paper's github_repo.
+    """
+    lines = [line.strip() for line in text.splitlines()]
+    start = next((i for i, line in enumerate(lines) if _PAGE_DATE_LINE.match(line)), None)
+    if start is None:
+        raise PageFormatError("not a Hugging Face papers page: no date line such as 'May 8' ends a header")
+    body = [line for line in lines[start + 1 :] if line]
+    rows, rejected = [], []
+    for index in range(0, len(body), 2):
+        title = body[index]
+        if index + 1 >= len(body):
+            rejected.append({"position": index // 2, "reason": "title without an abstract at the end of the page", "raw_text": title})
+            continue
+        abstract = body[index + 1]
+        link = _GITHUB_IN_TEXT.search(abstract)
+        rows.append({
+            "position": index // 2,
+            "paper_id_raw": synthetic_paper_id(title),
+            "title_raw": title,
+            "abstract_raw": abstract,
+            "authors": [],
+            "github_repo_raw": link.group(0) if link else None,
+            "raw_text": f"{title}\n\n{abstract}",
+        })
+    items = pl.DataFrame(rows, schema=_EXTRACTED_SCHEMA)
+    items_in = len(rows) + len(rejected)
+    return Extracted(items, _quarantine_frame(rejected, origin, raw_sha256), items_in)
+
+
+def page_date_line(text: str) -> str | None:
+    """The 'May 8' line of a saved papers page, if it has one."""
+    return next((line.strip() for line in text.splitlines() if _PAGE_DATE_LINE.match(line.strip())), None)
+
+
+def collapse_whitespace_expr(text: pl.Expr) -> pl.Expr:
+    """Runs of whitespace (arXiv line wraps included) become one space; ends trimmed."""
+    return text.str.replace_all(r"\s+", " ").str.strip_chars()
+
+
+def clean_url_expr(url: pl.Expr) -> pl.Expr:
+    """First whitespace-free token of a URL field; GitHub URLs cut to https://github.com/owner/repo."""
+    token = url.str.extract(r"^\s*(\S+)", 1)
+    repo = token.str.extract(r"(?i)^(?:https?://)?(?:www\.)?github\.com/([^/#?\s]+/[^/#?\s]+)", 1)
+    repo = repo.str.replace(r"(?i)\.git$", "")
+    cleaned = pl.when(repo.is_not_null()).then(pl.lit("https://github.com/") + repo).otherwise(token)
+    return pl.when(cleaned.str.len_chars() > 0).then(cleaned)
+
+
+def listings_normalized(
+    extracted: Extracted,
+    *,
+    source: str,
+    list_date: dt.date | None,
+    fetched_at: dt.datetime,
+    origin: str,
+    raw_sha256: str,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Typed listing rows and the full quarantine of one raw input.
+
+    The list date is `list_date` when the request or file name says it, else the date part of
+    paper.submittedOnDailyAt; an item with neither, or whose id is not an arXiv id, is quarantined.
+    """
+    items = extracted.items
+    typed = items.with_columns(
+        paper_id=pl.when(pl.col("paper_id_raw").str.starts_with("title:"))
+        .then(pl.col("paper_id_raw"))
+        .otherwise(paper_id_expr(pl.col("paper_id_raw"))),
+        list_date=(
+            pl.lit(list_date, pl.Date())
+            if list_date is not None
+            else pl.col("list_date_raw").str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+        ),
+    )
+    bad_id = pl.col("paper_id").is_null()
+    no_date = pl.col("list_date").is_null()
+    rejected = typed.filter(bad_id | no_date).select(
+        "position",
+        reason=pl.when(bad_id)
+        .then(pl.format("paper.id {} is not an arXiv id", pl.col("paper_id_raw")))
+        .otherwise(pl.lit("no list date: name the file YYYY-MM-DD.json or pass --date")),
+        raw_text="raw_text",
+    )
+    rows = typed.filter(~(bad_id | no_date)).select(
+        source=pl.lit(source, pl.String()),
+        list_date="list_date",
+        paper_id="paper_id",
+        position="position",
+        title=collapse_whitespace_expr(pl.col("title_raw")),
+        abstract=collapse_whitespace_expr(pl.col("abstract_raw")),
+        authors=pl.col("authors").list.eval(collapse_whitespace_expr(pl.element())),
+        published_at=pl.col("published_at_raw").str.to_datetime(_ISO_TIMESTAMP, time_zone="UTC", strict=False),
+        upvotes="upvotes",
+        num_comments="num_comments",
+        github_repo=clean_url_expr(pl.col("github_repo_raw")),
+        project_page=clean_url_expr(pl.col("project_page_raw")),
+        ai_keywords="ai_keywords",
+        fetched_at=pl.lit(fetched_at, pl.Datetime("us", "UTC")),
+        origin=pl.lit(origin, pl.String()),
+        raw_sha256=pl.lit(raw_sha256, pl.String()),
+    ).cast(LISTING_SCHEMA)
+    quarantine = pl.concat(
+        [
+            extracted.quarantine,
+            rejected.with_columns(origin=pl.lit(origin, pl.String()), raw_sha256=pl.lit(raw_sha256, pl.String())).select(
+                list(QUARANTINE_SCHEMA)
+            ),
+        ]
+    ).cast(QUARANTINE_SCHEMA)
+    return rows, quarantine
