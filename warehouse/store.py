@@ -280,7 +280,7 @@ def status(con: duckdb.DuckDBPyConnection, recent: int = 5) -> dict:
     ).pl()
     runs = con.execute(
         "select run_id, flow, status, strftime(started_at, '%Y-%m-%d %H:%M:%S') as started, "
-        "round(epoch(finished_at - started_at), 1) as seconds, inputs, items_in, items_loaded, "
+        "printf('%.1f', epoch(finished_at - started_at)) as seconds, inputs, items_in, items_loaded, "
         "items_quarantined, listings_new, papers_new, message from runs order by run_id desc limit ?",
         [recent],
     ).pl()

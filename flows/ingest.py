@@ -1,0 +1,331 @@
+"""Prefect flows that ingest Hugging Face daily papers: fetch or land, normalize, load.
+
+Each flow reads as its steps. Tasks hand each other paths and small summaries, never big
+frames: raw landings are files, normalized rows are Parquet files in the lake.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import polars as pl
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from flows import http
+from flows.lake import (
+    KIND_HF_DAILY_API,
+    KIND_HF_DAILY_FILE,
+    KIND_HF_PAPERS_TEXT,
+    KIND_UNREADABLE,
+    normalized_record,
+    write_lake,
+)
+from flows.raw_archive import RawRecord, land, utc_now
+from flows.settings import Settings, load_settings
+from warehouse import store
+
+MAX_PAGES = 200  # a list longer than 200 pages is a server bug, not a busy day
+FILE_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
+INGESTIBLE_SUFFIXES = {".json": KIND_HF_DAILY_FILE, ".txt": KIND_HF_PAPERS_TEXT}
+
+
+def _logger():
+    """The Prefect run logger inside a run, a plain logger outside one (task.fn() in tests)."""
+    from prefect.exceptions import MissingContextError
+    from prefect.logging import get_run_logger
+
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger("papertrends")
+
+
+@dataclass
+class RunReport:
+    """What one ingestion run did, stage by stage."""
+
+    run_id: int
+    flow: str
+    inputs: int = 0
+    items_in: int = 0
+    items_loaded: int = 0
+    items_quarantined: int = 0
+    listings_new: int = 0
+    listings_changed: int = 0
+    papers_new: int = 0
+    papers_changed: int = 0
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def status(self) -> str:
+        if self.items_loaded == 0 and (self.failures or self.items_quarantined):
+            return "failed"
+        return "partial" if self.failures else "completed"
+
+    def counts(self) -> dict[str, int]:
+        names = (
+            "inputs", "items_in", "items_loaded", "items_quarantined",
+            "listings_new", "listings_changed", "papers_new", "papers_changed",
+        )
+        return {name: getattr(self, name) for name in names}
+
+    def summary(self) -> str:
+        """A few lines for people: counts per stage, then failures and warnings."""
+        lines = [
+            f"run {self.run_id} ({self.flow}) {self.status} in {self.seconds:.1f}s: "
+            f"{self.inputs} inputs, {self.items_in} items in = {self.items_loaded} loaded + "
+            f"{self.items_quarantined} quarantined",
+            f"warehouse: {self.listings_new} new listings, {self.listings_changed} changed; "
+            f"{self.papers_new} new papers, {self.papers_changed} changed",
+        ]
+        lines += [f"failed: {f}" for f in self.failures]
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def daily_papers_url(base_url: str) -> str:
+    return base_url.rstrip("/") + "/api/daily_papers"
+
+
+def _page_item_count(body: bytes) -> int | None:
+    """Items on a fetched page, or None when the page is not a JSON list (it stops paging)."""
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return len(document) if isinstance(document, list) else None
+
+
+@task(name="fetch-daily-list", cache_policy=NO_CACHE)
+def fetch_daily_list(settings: Settings, list_date: str) -> list[str]:
+    """Fetch every page of one date's list and land each response; returns the sidecar paths."""
+    log = _logger()
+    url = daily_papers_url(settings.hf_base_url)
+    limit = settings.page_limit
+    landed = []
+    with http.make_client(settings) as client:
+        for page in range(MAX_PAGES):
+            fetched = http.get(client, url, {"date": list_date, "p": page, "limit": limit}, settings, log=log.warning)
+            record = land(
+                settings.raw_dir,
+                f"hf_daily/{list_date}",
+                f"p{page:04d}-l{limit}",
+                ".json",
+                fetched.body,
+                {
+                    "kind": KIND_HF_DAILY_API,
+                    "url": fetched.url,
+                    "status": fetched.status,
+                    "headers": fetched.headers,
+                    "fetched_at": fetched.fetched_at,
+                    "list_date": list_date,
+                    "page": page,
+                    "limit": limit,
+                    "attempts": fetched.attempts,
+                },
+            )
+            landed.append(str(record.path))
+            items = _page_item_count(fetched.body) if fetched.status == 200 else None
+            # A short page is the last one; a page that is not a list ends the list (it is quarantined).
+            if items is None or items < limit:
+                break
+    log.info(f"{list_date}: fetched {len(landed)} page(s), last had {items if items is not None else 'no'} items")
+    return landed
+
+
+def _expand_paths(paths: list[str]) -> list[Path]:
+    """Files named, and the ingestible files inside folders named, in a stable order."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in INGESTIBLE_SUFFIXES)
+        else:
+            found.append(path)
+    return found
+
+
+@task(name="land-files", cache_policy=NO_CACHE)
+def land_files(settings: Settings, paths: list[str], list_date: str | None) -> list[str]:
+    """Copy each file into the raw archive (content-addressed), with what is needed to parse it."""
+    landed = []
+    for path in _expand_paths(paths):
+        kind = INGESTIBLE_SUFFIXES.get(path.suffix.lower())
+        named_date = FILE_DATE.fullmatch(path.stem)
+        file_date = list_date or (named_date.group(1) if named_date else None)
+        meta = {"original_path": str(path.resolve()), "list_date": file_date, "landed_at": utc_now().isoformat()}
+        try:
+            body = path.read_bytes()
+        except OSError as error:
+            body, kind = b"", KIND_UNREADABLE
+            meta["reason"] = f"cannot read file: {error.strerror or error}"
+        if kind is None:
+            kind = KIND_UNREADABLE
+            meta["reason"] = f"unsupported file type {path.suffix or '(none)'}: expected .json or .txt"
+        meta["kind"] = kind
+        meta["fetched_at"] = meta["landed_at"]
+        folder = f"files/{file_date or 'undated'}"
+        record = land(settings.raw_dir, folder, path.stem[:80] or "file", path.suffix[:10], body, meta)
+        landed.append(str(record.path))
+    return landed
+
+
+@task(name="normalize-to-lake", cache_policy=NO_CACHE)
+def normalize_to_lake(settings: Settings, landed: list[str]) -> dict:
+    """Normalize landings into lake Parquet; returns the files and per-input counts."""
+    from flows.raw_archive import SIDECAR_SUFFIX
+
+    files, items_in, loaded, quarantined, warnings = [], 0, 0, 0, []
+    for body_path in landed:
+        body = Path(body_path)
+        sidecar = body.with_name(body.name + SIDECAR_SUFFIX)
+        record = RawRecord(body, json.loads(sidecar.read_text("utf-8")))
+        normalized = normalized_record(record)
+        files += [str(p) for p in write_lake(settings.lake_dir, record, normalized)]
+        items_in += normalized.items_in
+        loaded += normalized.listings.height
+        quarantined += normalized.quarantine.height
+        warnings += normalized.warnings
+    _logger().info(f"normalized {len(landed)} input(s): {items_in} items = {loaded} rows + {quarantined} quarantined")
+    return {"files": files, "items_in": items_in, "loaded": loaded, "quarantined": quarantined, "warnings": warnings}
+
+
+def read_lake_files(files: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Listing rows and quarantine rows held in the given lake files."""
+    listing_files = [f for f in files if "/listings/" in Path(f).as_posix()]
+    quarantine_files = [f for f in files if "/quarantine/" in Path(f).as_posix()]
+    from transforms.hf_listings import LISTING_SCHEMA, QUARANTINE_SCHEMA
+
+    listings = pl.concat([pl.read_parquet(f) for f in listing_files]) if listing_files else pl.DataFrame(schema=LISTING_SCHEMA)
+    quarantine = (
+        pl.concat([pl.read_parquet(f) for f in quarantine_files]) if quarantine_files else pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    )
+    return listings, quarantine
+
+
+@task(name="load-warehouse", cache_policy=NO_CACHE)
+def load_warehouse(settings: Settings, files: list[str], run_id: int) -> dict:
+    """Load lake files into the warehouse in one transaction; returns what changed."""
+    listings, quarantine = read_lake_files(files)
+    con = store.open_writer(settings.warehouse_path)
+    try:
+        counts = store.load(con, listings, quarantine, run_id)
+    finally:
+        con.close()
+    _logger().info(
+        f"loaded {counts.listings_in} listing rows ({counts.listings_new} new, {counts.listings_changed} changed), "
+        f"{counts.papers_new} new papers, {counts.quarantine_new} new quarantine items"
+    )
+    return asdict(counts)
+
+
+def _begin_run(settings: Settings, flow_name: str, arguments: dict) -> int:
+    con = store.open_writer(settings.warehouse_path)
+    try:
+        return store.start_run(con, flow_name, arguments)
+    finally:
+        con.close()
+
+
+def _end_run(settings: Settings, report: RunReport) -> None:
+    con = store.open_writer(settings.warehouse_path)
+    try:
+        message = "; ".join(report.failures + report.warnings)[:4000]
+        store.finish_run(con, report.run_id, report.status, message, **report.counts())
+    finally:
+        con.close()
+
+
+def _publish(report: RunReport) -> None:
+    """Attach the run report to the Prefect flow run as a markdown artifact."""
+    from prefect.artifacts import create_markdown_artifact
+
+    body = "# papertrends run report\n\n```\n" + report.summary() + "\n```\n"
+    try:
+        create_markdown_artifact(markdown=body, key=f"papertrends-run-{report.flow}", description="ingestion run report")
+    except Exception as error:  # an artifact is a courtesy; its failure must not fail the run
+        _logger().warning(f"could not publish the run report artifact: {error}")
+
+
+def _normalize_and_load(settings: Settings, report: RunReport, landed: list[str]) -> RunReport:
+    """The steps every ingestion shares once its inputs are landed."""
+    report.inputs = len(landed)
+    normalized = normalize_to_lake(settings, landed)
+    report.items_in = normalized["items_in"]
+    report.items_loaded = normalized["loaded"]
+    report.items_quarantined = normalized["quarantined"]
+    report.warnings += normalized["warnings"]
+    if normalized["files"]:
+        loaded = load_warehouse(settings, normalized["files"], report.run_id)
+        report.listings_new, report.listings_changed = loaded["listings_new"], loaded["listings_changed"]
+        report.papers_new, report.papers_changed = loaded["papers_new"], loaded["papers_changed"]
+    return report
+
+
+def date_range(since: dt.date, until: dt.date) -> list[str]:
+    """Every date from since to until inclusive, as YYYY-MM-DD."""
+    if until < since:
+        raise ValueError(f"--until {until} is before --since {since}")
+    return [(since + dt.timedelta(days=n)).isoformat() for n in range((until - since).days + 1)]
+
+
+@flow(name="ingest-hf-daily", log_prints=False)
+def ingest_hf_daily(dates: list[str], base_url: str | None = None, home: str | None = None) -> RunReport:
+    """Fetch the Hugging Face daily lists for `dates` (every page), land raw, normalize, load.
+
+    A date whose fetch still fails after retries is reported and skipped; the others load.
+    `base_url` defaults to https://huggingface.co (or PAPERTRENDS_HF_BASE_URL).
+    """
+    started = time.monotonic()
+    settings = load_settings(home, hf_base_url=base_url)
+    report = RunReport(_begin_run(settings, "ingest-hf-daily", {"dates": dates, "base_url": settings.hf_base_url}), "ingest-hf-daily")
+    landed: list[str] = []
+    try:
+        for list_date in dates:
+            try:
+                landed += fetch_daily_list(settings, list_date)
+            except http.FetchError as error:
+                report.failures.append(f"{list_date}: {error}")
+        _normalize_and_load(settings, report, landed)
+    except Exception as error:
+        report.failures.append(f"run stopped: {error}")
+        report.items_loaded = 0
+        raise
+    finally:
+        report.seconds = time.monotonic() - started
+        _end_run(settings, report)
+        _publish(report)
+    return report
+
+
+@flow(name="ingest-files", log_prints=False)
+def ingest_files(paths: list[str], list_date: str | None = None, home: str | None = None) -> RunReport:
+    """Ingest saved daily-papers JSON files and saved papers pages (.txt) from files or folders.
+
+    The list date is `list_date` when given, else a YYYY-MM-DD file name, else each item's
+    paper.submittedOnDailyAt. A text page needs `list_date` (it shows no year).
+    """
+    started = time.monotonic()
+    settings = load_settings(home)
+    report = RunReport(_begin_run(settings, "ingest-files", {"paths": paths, "list_date": list_date}), "ingest-files")
+    try:
+        landed = land_files(settings, paths, list_date)
+        _normalize_and_load(settings, report, landed)
+    except Exception as error:
+        report.failures.append(f"run stopped: {error}")
+        report.items_loaded = 0
+        raise
+    finally:
+        report.seconds = time.monotonic() - started
+        _end_run(settings, report)
+        _publish(report)
+    return report

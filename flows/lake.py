@@ -1,0 +1,137 @@
+"""From raw archive to Parquet lake: pick the parser a landing needs, write typed Parquet.
+
+Lake layout under <home>/lake (zstd Parquet, readable by Polars, pyarrow and DuckDB):
+    listings/list_month=YYYY-MM/<input key>.parquet   one file per raw input and month
+    quarantine/<input key>.parquet                    items that could not be loaded
+The input key is derived from the raw landing's path and the normalizer version, so
+normalizing the same landing again finds its files already written and writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from flows.raw_archive import RawRecord, write_atomically
+from transforms.hf_listings import (
+    LISTING_SCHEMA,
+    QUARANTINE_SCHEMA,
+    SOURCE_HF_DAILY,
+    SOURCE_HF_PAGE,
+    Extracted,
+    PageFormatError,
+    daily_papers_extracted,
+    listings_normalized,
+    page_date_line,
+    papers_page_extracted,
+)
+
+# Bump when normalization output changes, so lake files of older code are not reused.
+NORMALIZER_VERSION = 1
+
+KIND_HF_DAILY_API = "hf_daily_api"      # a response of /api/daily_papers
+KIND_HF_DAILY_FILE = "hf_daily_file"    # a saved daily-papers JSON file
+KIND_HF_PAPERS_TEXT = "hf_papers_text"  # a papers page saved as plain text
+KIND_UNREADABLE = "unreadable"          # a path given to `ingest files` that could not be read
+
+
+@dataclass
+class NormalizedInput:
+    """One raw input, normalized: its rows, its quarantine, and how many items it held."""
+
+    origin: str
+    listings: pl.DataFrame
+    quarantine: pl.DataFrame
+    items_in: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def _whole_input_quarantined(record: RawRecord, origin: str, reason: str) -> Extracted:
+    text = record.read().decode("utf-8", errors="replace") if record.path.exists() else None
+    quarantine = pl.DataFrame(
+        [{"origin": origin, "raw_sha256": record.meta.get("sha256", ""), "position": None, "reason": reason, "raw_text": text}],
+        schema=QUARANTINE_SCHEMA,
+    )
+    return Extracted(pl.DataFrame(), quarantine, 1)
+
+
+def normalized_record(record: RawRecord) -> NormalizedInput:
+    """Normalize one landing by its sidecar: the parser, list date and origin all come from there."""
+    meta = record.meta
+    kind = meta["kind"]
+    origin = meta.get("url") or meta.get("original_path") or meta["path"]
+    list_date = dt.date.fromisoformat(meta["list_date"]) if meta.get("list_date") else None
+    warnings: list[str] = []
+    source = SOURCE_HF_PAGE if kind == KIND_HF_PAPERS_TEXT else SOURCE_HF_DAILY
+    if kind == KIND_UNREADABLE:
+        extracted = _whole_input_quarantined(record, origin, meta["reason"])
+    elif kind == KIND_HF_DAILY_API and meta.get("status") != 200:
+        snippet = record.read()[:200].decode("utf-8", errors="replace")
+        extracted = _whole_input_quarantined(record, origin, f"HTTP {meta.get('status')}: {snippet}")
+    elif kind in (KIND_HF_DAILY_API, KIND_HF_DAILY_FILE):
+        offset = meta.get("page", 0) * meta.get("limit", 0)
+        extracted = daily_papers_extracted(record.read(), origin=origin, raw_sha256=record.sha256, position_offset=offset)
+    elif kind == KIND_HF_PAPERS_TEXT:
+        text = record.read().decode("utf-8", errors="replace")
+        if list_date is None:
+            extracted = _whole_input_quarantined(
+                record, origin, "a saved papers page shows no year: ingest it with --date YYYY-MM-DD"
+            )
+        else:
+            shown = page_date_line(text)
+            expected = f"{list_date:%b} {list_date.day}"
+            if shown and not shown.startswith(list_date.strftime("%b")) or (shown and not shown.endswith(f" {list_date.day}")):
+                warnings.append(f"{origin}: the page says {shown!r} but --date is {list_date} ({expected})")
+            try:
+                extracted = papers_page_extracted(text, origin=origin, raw_sha256=record.sha256)
+            except PageFormatError as error:
+                extracted = _whole_input_quarantined(record, origin, str(error))
+    else:
+        extracted = _whole_input_quarantined(record, origin, f"no parser for raw kind {kind!r}")
+    if extracted.items.width == 0:
+        listings = pl.DataFrame(schema=LISTING_SCHEMA)
+        quarantine = extracted.quarantine
+    else:
+        listings, quarantine = listings_normalized(
+            extracted,
+            source=source,
+            list_date=list_date,
+            fetched_at=record.fetched_at,
+            origin=origin,
+            raw_sha256=record.sha256,
+        )
+    if listings.height + quarantine.height != extracted.items_in:
+        raise AssertionError(f"{origin}: {extracted.items_in} items in but {listings.height} + {quarantine.height} out")
+    return NormalizedInput(origin, listings, quarantine, extracted.items_in, warnings)
+
+
+def input_key(record: RawRecord) -> str:
+    """Stable name of a landing's lake files."""
+    basis = f"{record.meta['path']}|v{NORMALIZER_VERSION}"
+    return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:24]
+
+
+def _write_parquet(frame: pl.DataFrame, path: Path) -> Path:
+    if not path.exists():
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer, compression="zstd", statistics=True)
+        write_atomically(path, buffer.getvalue())
+    return path
+
+
+def write_lake(lake_dir: Path, record: RawRecord, normalized: NormalizedInput) -> list[Path]:
+    """Write a normalized input's Parquet files (once); returns every file that holds it."""
+    key = input_key(record)
+    written = []
+    listings = normalized.listings.with_columns(list_month=pl.col("list_date").dt.strftime("%Y-%m"))
+    for (month,), part in listings.group_by("list_month", maintain_order=True):
+        path = lake_dir / "listings" / f"list_month={month}" / f"{key}.parquet"
+        written.append(_write_parquet(part.drop("list_month").sort("position"), path))
+    if normalized.quarantine.height:
+        written.append(_write_parquet(normalized.quarantine, lake_dir / "quarantine" / f"{key}.parquet"))
+    return written
