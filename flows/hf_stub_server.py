@@ -87,7 +87,7 @@ class DailyPapersServer:
         self._stopping.clear()
         self._httpd = _HTTPServer(("127.0.0.1", self.port), _Handler, app=self)
         # A short poll interval keeps stop() fast; the default 0.5 s would dominate test time.
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.01,),
                                         name="hf-stub-server", daemon=True)
         self._thread.start()
         return self

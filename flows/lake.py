@@ -65,14 +65,18 @@ def normalized_record(record: RawRecord) -> NormalizedInput:
     meta = record.meta
     kind = meta["kind"]
     origin = meta.get("url") or meta.get("original_path") or meta["path"]
-    list_date = dt.date.fromisoformat(meta["list_date"]) if meta.get("list_date") else None
+    date_problem = None
+    try:
+        list_date = dt.date.fromisoformat(meta["list_date"]) if meta.get("list_date") else None
+    except ValueError:
+        list_date, date_problem = None, f"list date {meta['list_date']!r} is not a date (YYYY-MM-DD)"
     warnings: list[str] = []
     source = SOURCE_HF_PAGE if kind == KIND_HF_PAPERS_TEXT else SOURCE_HF_DAILY
-    if kind == KIND_UNREADABLE:
-        extracted = _whole_input_quarantined(record, origin, meta["reason"])
-    elif kind == KIND_HF_DAILY_API and meta.get("status") != 200:
+    if kind == KIND_HF_DAILY_API and meta.get("status") != 200:
         snippet = record.read()[:200].decode("utf-8", errors="replace")
         extracted = _whole_input_quarantined(record, origin, f"HTTP {meta.get('status')}: {snippet}")
+    elif date_problem or kind == KIND_UNREADABLE:
+        extracted = _whole_input_quarantined(record, origin, date_problem or meta["reason"])
     elif kind in (KIND_HF_DAILY_API, KIND_HF_DAILY_FILE):
         offset = meta.get("page", 0) * meta.get("limit", 0)
         extracted = daily_papers_extracted(record.read(), origin=origin, raw_sha256=record.sha256, position_offset=offset)

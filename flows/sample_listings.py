@@ -45,6 +45,9 @@ GITHUB_SHARE = 0.40
 PROJECT_PAGE_SHARE = 0.25
 LINE_WRAP_SHARE = 0.10
 AI_KEYWORDS_SINCE = dt.date(2025, 3, 1)
+# From this list date the real API's item-level publishedAt is paper.publishedAt shown as
+# US/Eastern wall time (still suffixed "Z"); before it, it was the posting time.
+EASTERN_PUBLISHED_AT_SINCE = dt.date(2025, 3, 14)
 MAX_PUBLISH_LAG_DAYS = 3
 SUMMARY_MIN_CHARS, SUMMARY_MAX_CHARS = 600, 1500
 SUMMARY_MIN_SENTENCES, SUMMARY_MAX_SENTENCES = 4, 8
@@ -364,9 +367,9 @@ def planted_truth(lists: dict[str, list[dict]]) -> dict[str, dict[str, bool]]:
     """Return the generator's planted decisions for every paper in ``lists``.
 
     Args:
-        lists: The object returned by ``generate_daily_lists`` (or a ``DailyLists`` built from
-            part of it). Decisions are recorded at generation time, not re-derived from text, so
-            a plain dict (e.g. reloaded from JSON) is rejected.
+        lists: The object returned by ``generate_daily_lists``. Decisions are recorded at
+            generation time, not re-derived from text, so a plain dict (e.g. reloaded from JSON
+            or rebuilt from some of the dates) is rejected.
 
     Returns:
         ``{paper_id: {"scaling": bool, "tractable": bool, "inference_time_scaling": bool}}``
@@ -417,7 +420,6 @@ class _RangeState:
     end: dt.date
     seed: int
     id_counters: dict[str, int] = field(default_factory=dict)
-    seen_ids: set[str] = field(default_factory=set)
     relists: dict[dt.date, list[dict]] = field(default_factory=dict)
     submitters: list[dict] = field(default_factory=list)
 
@@ -440,9 +442,7 @@ class _RangeState:
             self.id_counters[month] = rng.randint(1, 1500)
         if self.id_counters[month] > 99_999:
             raise ValueError(f"more than 99999 papers in month {month}; lower papers_per_day")
-        paper_id = f"{month}.{self.id_counters[month]:05d}"
-        self.seen_ids.add(paper_id)
-        return paper_id
+        return f"{month}.{self.id_counters[month]:05d}"
 
 
 def _validate_arguments(start: dt.date, end: dt.date, papers_per_day: tuple[int, int]) -> None:
@@ -520,41 +520,48 @@ def _new_paper(rng: random.Random, day: dt.date, state: _RangeState,
     paper_id = state.next_arxiv_id(rng, published)
     slots = _slots(rng)
     title, title_has = _title(rng, slots, plan)
-    summary = _summary(rng, slots, plan, title_has)
-    authors = _authors(rng, published)
-    item = _assemble_item(rng, day, state, paper_id, title, summary, authors, slots,
-                          plan, published, submitted)
-    planted[paper_id] = plan.truth()
-    _maybe_schedule_relist(rng, day, lag_days, state, item)
-    return item
-
-
-def _assemble_item(rng, day, state, paper_id, title, summary, authors, slots, plan,
-                   published, submitted) -> dict:
-    """Lay out the item with the real API's key order; optional keys are omitted, never null."""
+    # Key order follows the real API; optional keys are omitted, never null.
     paper = {
         "id": paper_id,
-        "authors": authors,
+        "authors": _authors(rng, published),
         "publishedAt": _iso_seconds(published),
         "submittedOnDailyAt": _iso_millis(submitted),
         "title": title,
-        "summary": summary,
+        "summary": _summary(rng, slots, plan, title_has),
         "upvotes": _upvotes(rng),
         "discussionId": _object_id(rng, submitted),
+        **_optional_paper_keys(rng, day, slots, plan),
     }
+    item = _wrap_paper(rng, day, state, paper, published, submitted)
+    planted[paper_id] = plan.truth()
+    _maybe_schedule_relist(rng, day, lag_days, state, item, published)
+    return item
+
+
+def _optional_paper_keys(rng: random.Random, day: dt.date, slots: dict[str, str],
+                         plan: _Plan) -> dict:
+    """githubRepo, projectPage and ai_keywords, each present only sometimes."""
+    extra: dict = {}
     if slots["github_url"]:
-        paper["githubRepo"] = slots["github_url"]
+        extra["githubRepo"] = slots["github_url"]
     if rng.random() < PROJECT_PAGE_SHARE:
-        paper["projectPage"] = _project_page(rng, slots)
+        extra["projectPage"] = _project_page(rng, slots)
     if day >= AI_KEYWORDS_SINCE and rng.random() < 0.9:
-        paper["ai_keywords"] = _ai_keywords(rng, slots, plan)
-    submitter, author_participates = _submitter(rng, state, authors)
+        extra["ai_keywords"] = _ai_keywords(rng, slots, plan)
+    return extra
+
+
+def _wrap_paper(rng: random.Random, day: dt.date, state: _RangeState, paper: dict,
+                published: dt.datetime, submitted: dt.datetime) -> dict:
+    """The list item around ``paper``: repeated text, thumbnail, comments, submitter."""
+    submitter, author_participates = _submitter(rng, state, paper["authors"])
     return {
         "paper": paper,
-        "publishedAt": paper["publishedAt"],
-        "title": title,
-        "summary": summary,
-        "thumbnail": f"https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/{paper_id}.png",
+        "publishedAt": _item_published_at(day, published, submitted),
+        "title": paper["title"],
+        "summary": paper["summary"],
+        "thumbnail": ("https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/"
+                      f"{paper['id']}.png"),
         "numComments": rng.choices(range(6), weights=(55, 20, 10, 7, 5, 3))[0],
         "submittedBy": submitter,
         "isAuthorParticipating": author_participates,
@@ -562,7 +569,7 @@ def _assemble_item(rng, day, state, paper_id, title, summary, authors, slots, pl
 
 
 def _maybe_schedule_relist(rng: random.Random, day: dt.date, lag_days: int,
-                           state: _RangeState, item: dict) -> None:
+                           state: _RangeState, item: dict, published: dt.datetime) -> None:
     """Queue a copy of ``item`` on a later date, as happens for ~2% of real papers."""
     # Only papers that stay within the 0-3 day publish lag on the later date can be re-listed;
     # the probability is raised to compensate so the overall share stays near RELIST_SHARE.
@@ -574,9 +581,11 @@ def _maybe_schedule_relist(rng: random.Random, day: dt.date, lag_days: int,
     if later > state.end:
         return
     copy = json.loads(json.dumps(item))
-    old = copy["paper"]["upvotes"]
-    copy["paper"]["upvotes"] = old + rng.randint(1, 25)
-    copy["paper"]["submittedOnDailyAt"] = _iso_millis(_random_time(rng, later))
+    # Upvotes are a snapshot taken on the list day, so the later listing shows more.
+    copy["paper"]["upvotes"] += rng.randint(1, 25)
+    resubmitted = _random_time(rng, later)
+    copy["paper"]["submittedOnDailyAt"] = _iso_millis(resubmitted)
+    copy["publishedAt"] = _item_published_at(later, published, resubmitted)
     copy["numComments"] = min(5, item["numComments"] + rng.randint(0, 2))
     state.relists.setdefault(later, []).append(copy)
 
@@ -616,7 +625,9 @@ def _slots(rng: random.Random) -> dict[str, str]:
         # arXiv abstracts often keep the LaTeX escape; HF shows it verbatim.
         "pct_sign": "\\%" if rng.random() < 0.3 else "%",
         "speedup": f"{speedup:.1f}×" if rng.random() < 0.5 else f"{speedup:.1f}x",
-        "github_url": f"https://github.com/{rng.choice(GITHUB_ORGS)}/{name}" if github else "",
+        # GitHub repository names cannot contain "+", so "OmniGen++" lives at .../OmniGen.
+        "github_url": (f"https://github.com/{rng.choice(GITHUB_ORGS)}/{name.replace('+', '')}"
+                       if github else ""),
     }
 
 
@@ -825,6 +836,26 @@ def _published_time(rng: random.Random, day: dt.date, submitted: dt.datetime) ->
     midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
     latest = min(86_400, int((submitted - midnight).total_seconds()))
     return midnight + dt.timedelta(seconds=rng.randrange(max(1, latest)))
+
+
+def _item_published_at(day: dt.date, published: dt.datetime, submitted: dt.datetime) -> str:
+    """The item-level publishedAt, reproducing the real API's change of meaning in March 2025."""
+    if day < EASTERN_PUBLISHED_AT_SINCE:
+        return _iso_millis(submitted)
+    return _iso_seconds(published - _us_eastern_offset(published))
+
+
+def _us_eastern_offset(when: dt.datetime) -> dt.timedelta:
+    """Hours US/Eastern is behind UTC at ``when`` (4 in daylight time, else 5), without tzdata."""
+    def nth_sunday(month: int, nth: int) -> dt.date:
+        first = dt.date(when.year, month, 1)
+        return first + dt.timedelta(days=(6 - first.weekday()) % 7 + 7 * (nth - 1))
+
+    # Since 2007: from the 2nd Sunday of March, 02:00 EST (07:00 UTC), to the 1st Sunday of
+    # November, 02:00 EDT (06:00 UTC).
+    begins = dt.datetime.combine(nth_sunday(3, 2), dt.time(7), tzinfo=dt.timezone.utc)
+    ends = dt.datetime.combine(nth_sunday(11, 1), dt.time(6), tzinfo=dt.timezone.utc)
+    return dt.timedelta(hours=4 if begins <= when < ends else 5)
 
 
 def _iso_seconds(when: dt.datetime) -> str:

@@ -115,7 +115,7 @@ def test_scripted_delay_times_out_a_client_and_stop_is_prompt(lists):
     server = DailyPapersServer(lists).start()
     server.script(DATE, 0, [ScriptedResponse(delay=30)])
     with pytest.raises(httpx.ReadTimeout):
-        httpx.get(f"{server.base_url}/api/daily_papers", params={"date": DATE}, timeout=0.2)
+        httpx.get(f"{server.base_url}/api/daily_papers", params={"date": DATE}, timeout=0.1)
     began = time.monotonic()
     server.stop()
     assert time.monotonic() - began < 2

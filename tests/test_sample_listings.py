@@ -79,7 +79,6 @@ def test_items_have_the_api_shape_with_optional_keys_absent_not_null(lists):
         assert PAPER_KEYS <= set(paper) <= PAPER_KEYS | OPTIONAL_PAPER_KEYS
         assert None not in paper.values() and None not in item.values()
         assert item["title"] == paper["title"] and item["summary"] == paper["summary"]
-        assert item["publishedAt"] == paper["publishedAt"]
         assert item["thumbnail"] == (
             f"https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/{paper['id']}.png")
         assert HEX24.fullmatch(paper["discussionId"])
@@ -92,6 +91,8 @@ def test_items_have_the_api_shape_with_optional_keys_absent_not_null(lists):
         assert item["submittedBy"]["type"] == "user"
         assert 0 <= item["numComments"] <= 5 and isinstance(item["isAuthorParticipating"], bool)
         assert isinstance(paper["upvotes"], int) and paper["upvotes"] >= 0
+        if "githubRepo" in paper:
+            assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", paper["githubRepo"])
         if "ai_keywords" in paper:
             assert date >= "2025-03-01" and paper["ai_keywords"]
 
@@ -111,10 +112,32 @@ def test_arxiv_ids_are_well_formed_and_unique_per_date_and_range(lists):
 def test_dates_publish_lag_and_submission_day(lists):
     for date, item in all_items(lists):
         listed = dt.date.fromisoformat(date)
-        published = dt.date.fromisoformat(item["publishedAt"][:10])
+        published = dt.date.fromisoformat(item["paper"]["publishedAt"][:10])
         assert 0 <= (listed - published).days <= 3
         assert item["paper"]["submittedOnDailyAt"][:10] == date
         assert item["paper"]["publishedAt"] < item["paper"]["submittedOnDailyAt"]
+
+
+def test_item_published_at_changes_meaning_like_the_real_api(lists):
+    for date, item in all_items(lists):
+        paper = item["paper"]
+        if date < "2025-03-14":  # the posting time
+            assert item["publishedAt"] == paper["submittedOnDailyAt"]
+        else:  # paper.publishedAt as US/Eastern wall time, which is EDT all through this range
+            utc = dt.datetime.fromisoformat(paper["publishedAt"].replace("Z", "+00:00"))
+            shown = dt.datetime.fromisoformat(item["publishedAt"].replace("Z", "+00:00"))
+            assert utc - shown == dt.timedelta(hours=4)
+
+
+@pytest.mark.parametrize(("paper_utc", "item_value"), [
+    ("2025-03-12T17:33:22", "2025-03-12T13:33:22.000Z"),  # pairs seen in the real archive
+    ("2025-11-05T08:17:42", "2025-11-05T03:17:42.000Z"),
+    ("2025-11-02T05:59:00", "2025-11-02T01:59:00.000Z"),  # last minute of EDT
+    ("2026-03-08T07:00:00", "2026-03-08T03:00:00.000Z"),  # first minute of EDT
+])
+def test_eastern_shift_follows_us_daylight_time(paper_utc, item_value):
+    utc = dt.datetime.fromisoformat(paper_utc).replace(tzinfo=dt.timezone.utc)
+    assert sample_listings._item_published_at(dt.date(2026, 1, 1), utc, utc) == item_value
 
 
 def test_about_two_percent_relisted_with_different_upvotes(lists):
@@ -205,7 +228,7 @@ def test_base_vocabularies_never_contain_planted_words():
 
 def test_planted_truth_requires_the_generated_object(lists):
     with pytest.raises(TypeError):
-        planted_truth(json.loads(json.dumps(lists)))
+        planted_truth({"2025-01-01": lists["2025-01-01"]})
 
 
 def test_bad_arguments_are_rejected():
