@@ -59,9 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument("--since", type=_date, help="first list date of a range")
     hf.add_argument("--until", type=_date, help="last list date of the range (default: today)")
     hf.add_argument("--base-url", help="API base URL (default https://huggingface.co)")
+    hf.set_defaults(handler=cmd_ingest_hf)
     files = sources.add_parser("files", parents=[common], help="saved daily-papers JSON files and papers pages (.txt)")
     files.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
     files.add_argument("--date", type=_date, help="list date (required for .txt pages, which show no year)")
+    files.set_defaults(handler=cmd_ingest_files)
 
     trend = commands.add_parser("trend", parents=[common], help="share of papers matching each term, per period")
     trend.add_argument("terms", nargs="+", metavar="TERM", help="word, prefix* or phrase")
@@ -69,18 +71,22 @@ def build_parser() -> argparse.ArgumentParser:
     trend.add_argument("--since", type=_date, help="first list date counted")
     trend.add_argument("--until", type=_date, help="last list date counted")
     _formatted(trend)
+    trend.set_defaults(handler=cmd_trend)
 
     sql = commands.add_parser("sql", parents=[common], help="read-only SQL on the warehouse")
     sql.add_argument("query", metavar="SQL", help="one SELECT statement ('-' reads it from stdin)")
     _formatted(sql)
+    sql.set_defaults(handler=cmd_sql)
 
     status = commands.add_parser("status", parents=[common], help="what the warehouse holds and recent runs")
     status.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    status.set_defaults(handler=cmd_status)
 
     demo = commands.add_parser("demo", parents=[common], help="generate sample listings, serve them on 127.0.0.1, ingest, show a trend")
     demo.add_argument("--since", type=_date, default=dt.date(2024, 1, 1))
     demo.add_argument("--until", type=_date, default=dt.date(2025, 12, 31))
     demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(handler=cmd_demo)
     return parser
 
 
@@ -88,25 +94,31 @@ def _settings(args):
     return load_settings(getattr(args, "home", None))
 
 
-def cmd_ingest(args) -> int:
-    from flows.ingest import date_range, ingest_files, ingest_hf_daily
-
-    home = str(_settings(args).home)
-    if args.source == "hf":
-        if args.date and args.until:
-            raise UserError("--until goes with --since, not --date")
-        dates = [args.date.isoformat()] if args.date else date_range(args.since, args.until or dt.date.today())
-        report = ingest_hf_daily(dates, base_url=args.base_url, home=home)
-    else:
-        missing = [p for p in args.paths if not os.path.exists(p)]
-        if missing:
-            raise UserError(f"no such file or folder: {', '.join(missing)}")
-        report = ingest_files(list(args.paths), list_date=args.date.isoformat() if args.date else None, home=home)
+def _finish_ingest(report) -> int:
     print(report.summary())
     if report.items_loaded == 0:
         print("papertrends: nothing could be loaded", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def cmd_ingest_hf(args) -> int:
+    from flows.ingest import date_range, ingest_hf_daily
+
+    if args.date and args.until:
+        raise UserError("--until goes with --since, not --date")
+    dates = [args.date.isoformat()] if args.date else date_range(args.since, args.until or dt.date.today())
+    return _finish_ingest(ingest_hf_daily(dates, base_url=args.base_url, home=str(_settings(args).home)))
+
+
+def cmd_ingest_files(args) -> int:
+    from flows.ingest import ingest_files
+
+    missing = [p for p in args.paths if not os.path.exists(p)]
+    if missing:
+        raise UserError(f"no such file or folder: {', '.join(missing)}")
+    list_date = args.date.isoformat() if args.date else None
+    return _finish_ingest(ingest_files(list(args.paths), list_date=list_date, home=str(_settings(args).home)))
 
 
 def cmd_trend(args) -> int:
@@ -164,12 +176,11 @@ def cmd_status(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    # The demo makes hundreds of task runs; their INFO lines would bury the result.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from flows.demo import run_demo
 
     return run_demo(_settings(args), since=args.since, until=args.until, seed=args.seed)
-
-
-COMMANDS = {"ingest": cmd_ingest, "trend": cmd_trend, "sql": cmd_sql, "status": cmd_status, "demo": cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
 
     known = (UserError, TermError, WarehouseError, ValueError, OSError)
     try:
-        return COMMANDS[args.command](args)
+        return args.handler(args)
     except known as error:
         print(f"papertrends: error: {error}", file=sys.stderr)
         return EXIT_FAILED
