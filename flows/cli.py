@@ -87,6 +87,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--until", type=_date, default=dt.date(2025, 12, 31))
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(handler=cmd_demo)
+
+    backfill = commands.add_parser("backfill", parents=[common], help="fetch a range of list dates, resumably, with a progress bar")
+    backfill.add_argument("--since", type=_date, help="first list date (required unless --retry-failed)")
+    backfill.add_argument("--until", type=_date, help="last list date (default: today, UTC)")
+    backfill.add_argument("--source", choices=("hf", "arxiv"), default="hf", help="listing source (default: hf)")
+    backfill.add_argument("--base-url", help="API base URL (default https://huggingface.co)")
+    backfill.add_argument("--refresh", action="store_true", help="fetch dates again even if already done")
+    backfill.add_argument("--retry-failed", action="store_true", help="only the dates whose last attempt failed")
+    backfill.add_argument("--workers", type=int, help="dates fetched concurrently (default: settings, 4)")
+    backfill.set_defaults(handler=cmd_backfill)
+
+    serve = commands.add_parser("serve", parents=[common], help="run the scheduled deployments (daily HF ingest, weekly arXiv, nightly export)")
+    serve.add_argument("--list", action="store_true", help="print the deployments and their schedules, then exit")
+    serve.set_defaults(handler=cmd_serve)
     return parser
 
 
@@ -181,6 +195,42 @@ def cmd_demo(args) -> int:
     from flows.demo import run_demo
 
     return run_demo(_settings(args), since=args.since, until=args.until, seed=args.seed)
+
+
+def cmd_backfill(args) -> int:
+    """Backfill a range of dates with a progress bar and a closing summary; exit 1 if any date failed."""
+    if args.source != "hf":
+        raise UserError(f"backfill --source {args.source} is not available yet: only hf")
+    if args.since is None and not args.retry_failed:
+        raise UserError("give --since DATE (or --retry-failed to re-run only the failed dates)")
+    # Keep the terminal for the progress bar and the per-date lines (failed dates included, with
+    # their reason); the Prefect API and UI still get every log line and traceback.
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    from flows.backfill import run_with_progress
+
+    report = run_with_progress(
+        workers=args.workers,
+        since=args.since.isoformat() if args.since else None,
+        until=args.until.isoformat() if args.until else None,
+        home=str(_settings(args).home),
+        base_url=args.base_url,
+        refresh=args.refresh,
+        retry_failed=args.retry_failed,
+    )
+    print(report.summary())
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+def cmd_serve(args) -> int:
+    """Serve the scheduled deployments until interrupted (or list them with --list)."""
+    from flows.schedule import describe, serve_deployments
+
+    settings = _settings(args)
+    if args.list:
+        write_frame(describe(settings), "table")
+        return EXIT_OK
+    serve_deployments(settings)
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,6 +33,32 @@ class Settings:
     max_retry_wait: float = field(
         default=60.0, metadata={"env": "PAPERTRENDS_MAX_RETRY_WAIT", "help": "cap on any wait, Retry-After included"}
     )
+    # Schedules for `papertrends serve` (cron strings in schedule_timezone); an empty cron turns one off.
+    hf_daily_cron: str = field(
+        default="0 7 * * *", metadata={"env": "PAPERTRENDS_HF_DAILY_CRON", "help": "daily Hugging Face ingest (cron)"}
+    )
+    hf_daily_days: int = field(
+        default=2, metadata={"env": "PAPERTRENDS_HF_DAILY_DAYS", "help": "days the daily ingest covers, today included"}
+    )
+    arxiv_weekly_cron: str = field(
+        default="0 6 * * 1", metadata={"env": "PAPERTRENDS_ARXIV_WEEKLY_CRON", "help": "weekly arXiv harvest (cron)"}
+    )
+    export_nightly_cron: str = field(
+        default="", metadata={"env": "PAPERTRENDS_EXPORT_NIGHTLY_CRON", "help": "nightly export (cron); empty = off"}
+    )
+    schedule_timezone: str = field(
+        default="UTC", metadata={"env": "PAPERTRENDS_SCHEDULE_TIMEZONE", "help": "IANA time zone of the crons"}
+    )
+    # `papertrends backfill`: dates fetched at once, and whole-date retries on top of per-request tries.
+    backfill_workers: int = field(
+        default=4, metadata={"env": "PAPERTRENDS_BACKFILL_WORKERS", "help": "dates fetched concurrently"}
+    )
+    backfill_retries: int = field(
+        default=2, metadata={"env": "PAPERTRENDS_BACKFILL_RETRIES", "help": "retries of a whole date"}
+    )
+    backfill_retry_delay: float = field(
+        default=30.0, metadata={"env": "PAPERTRENDS_BACKFILL_RETRY_DELAY", "help": "seconds before a date is retried"}
+    )
 
     @property
     def raw_dir(self) -> Path:

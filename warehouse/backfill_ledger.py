@@ -1,0 +1,51 @@
+"""The backfill ledger (migration 007): the last outcome of every (source, list date) a backfill touched.
+
+A date is written `done` only after its rows are loaded, so a landing without a load (a run
+killed in between) is never mistaken for a finished date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+
+DONE, FAILED = "done", "failed"
+
+UPSERT = """
+insert or replace into backfill_dates (source, list_date, status, closed, pages, items, reason, run_id, updated_at)
+values (?, ?, ?, ?, ?, ?, ?, ?, now())
+"""
+
+DATES_WITH_STATUS = """
+select strftime(list_date, '%Y-%m-%d') as list_date, reason
+from backfill_dates
+where source = ? and status = ? and (not ? or closed)
+order by list_date
+"""
+
+
+def record(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    list_date: str,
+    status: str,
+    *,
+    closed: bool,
+    run_id: int,
+    pages: int | None = None,
+    items: int | None = None,
+    reason: str | None = None,
+) -> None:
+    """Write the outcome of one date, replacing the previous one."""
+    con.execute(UPSERT, [source, dt.date.fromisoformat(list_date), status, closed, pages, items, reason, run_id])
+
+
+def done_dates(con: duckdb.DuckDBPyConnection, source: str) -> set[str]:
+    """Dates loaded after they closed: nothing more can appear on them."""
+    return {row[0] for row in con.execute(DATES_WITH_STATUS, [source, DONE, True]).fetchall()}
+
+
+def failed_dates(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, str]:
+    """Dates whose last attempt failed, with the reason."""
+    return dict(con.execute(DATES_WITH_STATUS, [source, FAILED, False]).fetchall())
