@@ -203,6 +203,8 @@ def cmd_backfill(args) -> int:
         raise UserError(f"backfill --source {args.source} is not available yet: only hf")
     if args.since is None and not args.retry_failed:
         raise UserError("give --since DATE (or --retry-failed to re-run only the failed dates)")
+    if args.until and (args.since is None or args.until < args.since):
+        raise UserError(f"--until {args.until} is before --since {args.since}" if args.since else "--until needs --since")
     # Keep the terminal for the progress bar and the per-date lines (failed dates included, with
     # their reason); the Prefect API and UI still get every log line and traceback.
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
