@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", parents=[common], help="run the scheduled deployments (daily HF ingest, weekly arXiv, nightly export)")
     serve.add_argument("--list", action="store_true", help="print the deployments and their schedules, then exit")
+    _formatted(serve)
     serve.set_defaults(handler=cmd_serve)
     return parser
 
@@ -229,7 +230,7 @@ def cmd_serve(args) -> int:
 
     settings = _settings(args)
     if args.list:
-        write_frame(describe(settings), "table")
+        write_frame(describe(settings), args.format)
         return EXIT_OK
     serve_deployments(settings)
     return EXIT_OK
