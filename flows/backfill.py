@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from prefect import flow, task
 from prefect.futures import as_completed
+from prefect.runtime import flow_run
 
 from flows.ingest import (
     RunReport,
@@ -95,6 +96,14 @@ class BackfillReport:
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    flow_run_id: str | None = None  # where its logs and artifacts are, in the Prefect API
+
+    def outcomes(self) -> list[dict]:
+        """One row per date: list_date, outcome, reason (for failed dates), in date order."""
+        rows = [{"list_date": d, "outcome": "done", "reason": ""} for d in self.done]
+        rows += [{"list_date": d, "outcome": "skipped", "reason": "loaded after it closed"} for d in self.skipped]
+        rows += [{"list_date": d, "outcome": "failed", "reason": r} for d, r in self.failed.items()]
+        return sorted(rows, key=lambda row: row["list_date"])
 
     def summary(self) -> str:
         """The closing lines: dates done, skipped and failed with reasons, then the run's counts."""
@@ -173,8 +182,8 @@ def _load_date(settings: Settings, report: RunReport, landed: list[str]) -> dict
 
 
 def _publish_backfill(result: BackfillReport) -> None:
-    """Attach the closing summary and the failed dates to the flow run as a markdown artifact."""
-    from prefect.artifacts import create_markdown_artifact
+    """Attach the closing summary (markdown) and every date's outcome (table) to the flow run."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
     rows = "".join(f"| {day} | {reason.replace('|', '/')} |\n" for day, reason in sorted(result.failed.items()))
     body = "# papertrends backfill\n\n```\n" + result.summary() + "\n```\n"
@@ -182,6 +191,7 @@ def _publish_backfill(result: BackfillReport) -> None:
         body += "\n| failed date | reason |\n|---|---|\n" + rows
     try:
         create_markdown_artifact(markdown=body, key="papertrends-backfill-hf", description="backfill summary")
+        create_table_artifact(table=result.outcomes(), key="papertrends-backfill-dates", description="outcome per date")
     except Exception as error:  # an artifact is a courtesy; its failure must not fail the run
         _logger().warning(f"could not publish the backfill artifact: {error}")
 
@@ -217,6 +227,7 @@ def backfill_hf(
     arguments = {"since": since, "until": until, "base_url": settings.hf_base_url, "refresh": refresh, "retry_failed": retry_failed}
     run = RunReport(_begin_run(settings, "backfill-hf", arguments), "backfill-hf")
     result = BackfillReport(SOURCE_HF, requested[0] if requested else None, requested[-1] if requested else None, run)
+    result.flow_run_id = str(flow_run.id) if flow_run.id else None
     log.info(f"backfill: {len(requested)} dates requested, {len(to_fetch)} to fetch, {len(skipped)} already done")
     for listener in list(_listeners):
         listener.planned(len(requested))

@@ -51,6 +51,28 @@ def dates_requested(server, start=0):
     return sorted({r["query"]["date"] for r in server.requests[start:]})
 
 
+def assert_artifacts_of_last_run(*expected_rows):
+    """The last backfill flow run carries its summary (markdown) and its per-date table."""
+    import json
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["papertrends-backfill-hf", "papertrends-backfill-dates"])),
+            sort=ArtifactSort.CREATED_DESC, limit=2,
+        )
+    by_key = {a.key: a for a in found}
+    assert by_key["papertrends-backfill-hf"].flow_run_id == by_key["papertrends-backfill-dates"].flow_run_id
+    assert "1 failed" in by_key["papertrends-backfill-hf"].data
+    table = by_key["papertrends-backfill-dates"].data
+    rows = json.loads(table) if isinstance(table, str) else table
+    for row in expected_rows:
+        assert any(row.items() <= got.items() for got in rows), row
+
+
 def backfill(capsys, home, *argv):
     code = main(["--home", str(home), "backfill", *argv])
     out, err = capsys.readouterr()
@@ -80,6 +102,10 @@ def test_a_failing_day_is_recorded_then_retried_alone(home, lists, capsys):
         assert state[BROKEN][0] == "failed" and "HTTP 503" in state[BROKEN][1]
         loaded_dates = {str(d) for (d,) in rows(home, "select distinct list_date from listings")}
         assert loaded_dates == {d for d in all_dates if d != BROKEN and lists[d]}
+
+        assert_artifacts_of_last_run(
+            {"list_date": BROKEN, "outcome": "failed"}, {"list_date": "2025-03-01", "outcome": "done"},
+        )
 
         seen = len(server.requests)
         code, out, err = backfill(capsys, home, "--retry-failed", "--base-url", server.base_url)
