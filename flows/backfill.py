@@ -290,7 +290,7 @@ class _ProgressBar(Listener):
 
     def __init__(self, progress):
         self.progress = progress
-        self.bar = progress.add_task("backfill", total=None)
+        self.bar = progress.add_task("backfill: starting", total=None)  # a temporary Prefect server may take seconds
         self.every_line = not progress.console.is_terminal
 
     def planned(self, total: int) -> None:
