@@ -264,7 +264,7 @@ def backfill_hf(
             result.done.append(day)
             _tell(day, "done", detail)
     except BaseException as error:  # interrupted or broken: the ledger holds every date finished so far
-        run.failures.append(f"run stopped: {type(error).__name__}: {error}")
+        run.failures.append(f"run stopped: {type(error).__name__}" + (f": {error}" if str(error) else ""))
         raise
     finally:
         result.done.sort()
