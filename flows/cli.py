@@ -226,11 +226,13 @@ def cmd_backfill(args) -> int:
 
 def cmd_serve(args) -> int:
     """Serve the scheduled deployments until interrupted (or list them with --list)."""
-    from flows.schedule import describe, serve_deployments
+    from flows.schedule import describe, not_scheduled, serve_deployments
 
     settings = _settings(args)
     if args.list:
         write_frame(describe(settings), args.format)
+        for name, reason in not_scheduled(settings).items():
+            print(f"papertrends: {name} is not scheduled: {reason}", file=sys.stderr)
         return EXIT_OK
     serve_deployments(settings)
     return EXIT_OK

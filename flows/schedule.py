@@ -71,6 +71,12 @@ def _parameters_for(target: Flow, **wanted) -> dict:
     return {name: value for name, value in wanted.items() if name in accepted and value is not None}
 
 
+def _missing_parameters(target: Flow, given: dict) -> list[str]:
+    """Parameters the flow requires (no default) that a scheduled run would not get."""
+    required = [p.name for p in inspect.signature(target.fn).parameters.values() if p.default is inspect.Parameter.empty]
+    return [name for name in required if name not in given]
+
+
 def _check_timezone(name: str) -> str:
     try:
         zoneinfo.ZoneInfo(name)
@@ -90,6 +96,20 @@ class Planned:
     description: str
 
 
+def not_scheduled(settings: Settings) -> dict[str, str]:
+    """Deployments turned on by a cron setting that cannot be scheduled, with the reason."""
+    reasons = {}
+    for name, cron in (("arxiv-weekly", settings.arxiv_weekly_cron), ("export-nightly", settings.export_nightly_cron)):
+        if not cron:
+            continue
+        target = optional_flow(name)
+        if target is None:
+            reasons[name] = f"no flow found in {OPTIONAL_FLOWS[name][0]}"
+        elif missing := _missing_parameters(target, _parameters_for(target, home="")):
+            reasons[name] = f"flow {target.name} needs parameters a schedule cannot give: {', '.join(missing)}"
+    return reasons
+
+
 def planned_deployments(settings: Settings) -> list[Planned]:
     """The deployments the settings turn on, with their flows found (optional ones may be absent)."""
     home = str(settings.home.resolve())  # runs start in other processes and folders
@@ -103,7 +123,7 @@ def planned_deployments(settings: Settings) -> list[Planned]:
         ("export-nightly", settings.export_nightly_cron, "nightly export"),
     ):
         target = optional_flow(name) if cron else None
-        if target is not None:
+        if target is not None and not _missing_parameters(target, _parameters_for(target, home=home)):
             planned.append(Planned(name, target, cron, _parameters_for(target, home=home), description))
     return planned
 
@@ -151,6 +171,8 @@ def serve_deployments(settings: Settings) -> None:
     from prefect import serve
 
     deployments = build_deployments(settings)
+    for name, reason in not_scheduled(settings).items():
+        print(f"papertrends: {name} is not scheduled: {reason}", flush=True)
     if not deployments:
         raise ValueError("no deployment is scheduled: every cron setting is empty")
     if not os.environ.get("PREFECT_API_URL"):

@@ -19,7 +19,7 @@ import yaml
 
 from flows.cli import main
 from flows.hf_stub_server import DailyPapersServer
-from flows.schedule import build_deployments, ingest_hf_recent, recent_dates
+from flows.schedule import build_deployments, ingest_hf_recent, not_scheduled, recent_dates
 from flows.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,6 +86,24 @@ def test_optional_arxiv_and_export_flows_are_scheduled_when_present(home, monkey
     deployments = by_name(build_deployments(load_settings(home, export_nightly_cron="15 2 * * *")))
     assert cron_of(deployments["export-nightly"]) == ("15 2 * * *", "UTC", True)
     assert deployments["export-nightly"].parameters == {}
+
+
+def test_optional_flows_that_cannot_run_on_a_schedule_are_named_with_the_reason(home, monkeypatch, capsys):
+    from prefect import flow
+
+    @flow(name="harvest-arxiv")
+    def harvest_arxiv(query: str, home: str | None = None):
+        return query
+
+    monkeypatch.setitem(sys.modules, "flows.arxiv", types.SimpleNamespace(harvest_arxiv=harvest_arxiv))
+    monkeypatch.setitem(sys.modules, "flows.export_flow", types.SimpleNamespace())
+    settings = load_settings(home, export_nightly_cron="15 2 * * *")
+    assert set(by_name(build_deployments(settings))) == {"hf-daily"}
+    assert main(["--home", str(home), "serve", "--list"]) == 0
+    err = capsys.readouterr().err
+    assert "arxiv-weekly is not scheduled: flow harvest-arxiv needs parameters a schedule cannot give: query" in err
+    assert "export-nightly is not scheduled: no flow found in flows.export_flow" not in err  # cron off by default
+    assert not_scheduled(settings)["export-nightly"] == "no flow found in flows.export_flow"
 
 
 def test_recent_dates_are_today_and_yesterday_in_the_schedule_time_zone():
