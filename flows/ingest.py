@@ -34,6 +34,7 @@ from warehouse import store
 MAX_PAGES = 200  # a list longer than 200 pages is a server bug, not a busy day
 FILE_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
 INGESTIBLE_SUFFIXES = {".json": KIND_HF_DAILY_FILE, ".txt": KIND_HF_PAPERS_TEXT}
+INGESTIBLE_SUFFIXES.update({".html": "hf_html_page", ".htm": "hf_html_page"})  # pages saved from a browser (issue 3)
 
 
 def _logger():
@@ -170,7 +171,7 @@ def land_files(settings: Settings, paths: list[str], list_date: str | None) -> l
             meta["reason"] = f"cannot read file: {error.strerror or error}"
         if kind is None:
             kind = KIND_UNREADABLE
-            meta["reason"] = f"unsupported file type {path.suffix or '(none)'}: expected .json or .txt"
+            meta["reason"] = f"unsupported file type {path.suffix or '(none)'}: expected .json, .txt or .html"
         meta["kind"] = kind
         meta["fetched_at"] = meta["landed_at"]
         folder = f"files/{file_date or 'undated'}"

@@ -33,6 +33,14 @@ class Settings:
     max_retry_wait: float = field(
         default=60.0, metadata={"env": "PAPERTRENDS_MAX_RETRY_WAIT", "help": "cap on any wait, Retry-After included"}
     )
+    rate_limits: str = field(
+        default="huggingface.co=1,arxiv.org=3",
+        metadata={"env": "PAPERTRENDS_RATE_LIMITS", "help": "host=seconds between requests, comma-separated; subdomains included"},
+    )
+    settled_days: int = field(
+        default=3,
+        metadata={"env": "PAPERTRENDS_SETTLED_DAYS", "help": "lists older than this many days are served from the raw archive"},
+    )
 
     @property
     def raw_dir(self) -> Path:
