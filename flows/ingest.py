@@ -107,40 +107,21 @@ def _page_item_count(body: bytes) -> int | None:
 
 
 @task(name="fetch-daily-list", cache_policy=NO_CACHE)
-def fetch_daily_list(settings: Settings, list_date: str) -> list[str]:
-    """Fetch every page of one date's list and land each response; returns the sidecar paths."""
+def fetch_daily_list(settings: Settings, list_date: str, refresh: bool = False) -> list[str]:
+    """Fetch every page of one date's list and land each response; returns the body paths.
+
+    Goes through flows/hf_sources.py (issue 3): per-host rate limit, the raw archive as cache,
+    conditional requests, and answers classified before they can be parsed as data.
+    """
+    from flows.hf_sources import fetch_list, list_request
+
     log = _logger()
-    url = daily_papers_url(settings.hf_base_url)
-    limit = settings.page_limit
-    landed = []
-    with http.make_client(settings) as client:
-        for page in range(MAX_PAGES):
-            fetched = http.get(client, url, {"date": list_date, "p": page, "limit": limit}, settings, log=log.warning)
-            record = land(
-                settings.raw_dir,
-                f"hf_daily/{list_date}",
-                f"p{page:04d}-l{limit}",
-                ".json",
-                fetched.body,
-                {
-                    "kind": KIND_HF_DAILY_API,
-                    "url": fetched.url,
-                    "status": fetched.status,
-                    "headers": fetched.headers,
-                    "fetched_at": fetched.fetched_at,
-                    "list_date": list_date,
-                    "page": page,
-                    "limit": limit,
-                    "attempts": fetched.attempts,
-                },
-            )
-            landed.append(str(record.path))
-            items = _page_item_count(fetched.body) if fetched.status == 200 else None
-            # A short page is the last one; a page that is not a list ends the list (it is quarantined).
-            if items is None or items < limit:
-                break
-    log.info(f"{list_date}: fetched {len(landed)} page(s), last had {items if items is not None else 'no'} items")
-    return landed
+    outcome = fetch_list(settings, list_request("date", list_date), refresh=refresh, log=log.warning)
+    for problem in outcome.problems:
+        log.warning(problem)
+    log.info(f"{list_date}: {len(outcome.landed)} page(s), {outcome.requests} request(s), "
+             f"{outcome.from_archive} from the archive, {outcome.not_modified} not modified")
+    return outcome.landed
 
 
 def _expand_paths(paths: list[str]) -> list[Path]:
