@@ -12,6 +12,7 @@ import json
 import polars as pl
 
 from transforms.hf_listings import daily_papers_extracted, listings_normalized
+from transforms.hf_responses import json_error_problem
 from transforms.ids import paper_id, synthetic_paper_id
 from transforms.papers import PAPER_COLUMNS, papers_from_listings
 
@@ -51,8 +52,7 @@ def paper_detail_problem(body: bytes, requested_id: str) -> str | None:
     except UnicodeDecodeError as error:
         return f"not UTF-8 text: {error.reason}"
     except json.JSONDecodeError as error:
-        truncated = error.pos >= len(body.decode("utf-8").rstrip())
-        return f"{'truncated JSON' if truncated else 'not valid JSON'}: {error.msg} at char {error.pos}"
+        return json_error_problem(body.decode("utf-8"), error)
     if not isinstance(document, dict):
         return f"JSON is a {type(document).__name__}, not a paper object"
     if "error" in document and "id" not in document:

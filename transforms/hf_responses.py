@@ -29,9 +29,7 @@ def list_body_problem(body: bytes, *, first_page: bool, empty_is_suspicious: boo
     except json.JSONDecodeError as error:
         if not text.strip():
             return "empty body where a JSON list was expected"
-        if error.pos >= len(text.rstrip()):
-            return f"truncated JSON: the body ends at char {len(text)} inside a value ({error.msg})"
-        return f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        return json_error_problem(text, error)
     if isinstance(document, dict) and isinstance(document.get("data"), list):
         document = document["data"]
     if isinstance(document, dict) and "error" in document:
@@ -57,3 +55,10 @@ def page_item_count(body: bytes) -> int | None:
     if isinstance(document, dict) and isinstance(document.get("data"), list):
         document = document["data"]
     return len(document) if isinstance(document, list) else None
+
+
+def json_error_problem(text: str, error: json.JSONDecodeError) -> str:
+    """'truncated JSON: ...' when the text ends inside a value, else 'not valid JSON: ...'."""
+    if error.msg.startswith("Unterminated string") or error.pos >= len(text.rstrip()):
+        return f"truncated JSON: the body ends at char {len(text)} inside a value ({error.msg})"
+    return f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
