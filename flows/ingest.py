@@ -22,6 +22,7 @@ from flows import http
 from flows.lake import (
     KIND_HF_DAILY_API,
     KIND_HF_DAILY_FILE,
+    KIND_HF_HTML,
     KIND_HF_PAPERS_TEXT,
     KIND_UNREADABLE,
     normalized_record,
@@ -34,7 +35,7 @@ from warehouse import store
 MAX_PAGES = 200  # a list longer than 200 pages is a server bug, not a busy day
 FILE_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
 INGESTIBLE_SUFFIXES = {".json": KIND_HF_DAILY_FILE, ".txt": KIND_HF_PAPERS_TEXT}
-INGESTIBLE_SUFFIXES.update({".html": "hf_html_page", ".htm": "hf_html_page"})  # pages saved from a browser (issue 3)
+INGESTIBLE_SUFFIXES.update({".html": KIND_HF_HTML, ".htm": KIND_HF_HTML})  # pages saved from a browser (issue 3)
 
 
 def _logger():
