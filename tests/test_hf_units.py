@@ -160,3 +160,21 @@ def test_stub_server_new_routes_over_http():
         with pytest.raises(httpx.RemoteProtocolError):
             client.get("/api/daily_papers", params={"date": DAY})
     assert pl.DataFrame(week).height == len(week)
+
+
+def test_real_list_items_fill_the_detail_columns(samples):
+    """Real 2026 items carry githubStars, organization and ai_summary: they reach the listing rows."""
+    from transforms.hf_listings import daily_papers_extracted, listings_normalized
+
+    body = (samples / "hf_daily" / "2026-04-23.json").read_bytes()
+    extracted = daily_papers_extracted(body, origin="sample", raw_sha256="x")
+    at = dt.datetime(2026, 4, 23, tzinfo=dt.timezone.utc)
+    rows, quarantine = listings_normalized(extracted, source="hf_daily", list_date=dt.date(2026, 4, 23),
+                                           fetched_at=at, origin="sample", raw_sha256="x")
+    items = json.loads(body)
+    assert rows.height + quarantine.height == len(items)
+    first = rows.filter(pl.col("paper_id") == items[0]["paper"]["id"]).row(0, named=True)
+    assert (first["github_stars"], first["organization"]) == (items[0]["paper"]["githubStars"], "inclusionAI")
+    assert first["ai_summary"].startswith("LLaDA2.0-Uni is a unified")
+    stars = sum(1 for i in items if isinstance(i.get("paper", {}).get("githubStars"), int))
+    assert rows["github_stars"].is_not_null().sum() == stars
