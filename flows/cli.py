@@ -117,24 +117,24 @@ def _finish_ingest(report) -> int:
 
 
 def cmd_ingest_hf(args) -> int:
-    from flows.ingest import date_range, ingest_hf_daily
+    from flows.ingest import date_range
 
     if args.date and args.until:
         raise UserError("--until goes with --since, not --date")
     if not (args.date or args.since or args.week or args.month or args.trending):
         raise UserError("say which lists: --date, --since, --week, --month or --trending")
     dates = [args.date.isoformat()] if args.date else date_range(args.since, args.until or dt.date.today()) if args.since else []
-    if args.week or args.month or args.trending or args.refresh or args.html:
-        from flows.hf_sources import list_request, ingest_hf_lists
+    # issue 3: the command goes through ingest_hf_lists (archive as cache unless --refresh); the
+    # ingest_hf_daily flow stays for the demo, schedules and backfills (it always revalidates).
+    from flows.hf_sources import ingest_hf_lists, list_request
 
-        for kind, labels in (("week", args.week), ("month", args.month)):
-            for label in labels:
-                list_request(kind, label)  # a malformed label is a one-line error before any run starts
-        return _finish_ingest(ingest_hf_lists(
-            dates, args.week, args.month, trending=args.trending, refresh=args.refresh, html=args.html,
-            base_url=args.base_url, home=str(_settings(args).home),
-        ))
-    return _finish_ingest(ingest_hf_daily(dates, base_url=args.base_url, home=str(_settings(args).home)))
+    for kind, labels in (("week", args.week), ("month", args.month)):
+        for label in labels:
+            list_request(kind, label)  # a malformed label is a one-line error before any run starts
+    return _finish_ingest(ingest_hf_lists(
+        dates, args.week, args.month, trending=args.trending, refresh=args.refresh, html=args.html,
+        base_url=args.base_url, home=str(_settings(args).home),
+    ))
 
 
 def cmd_enrich(args) -> int:

@@ -108,16 +108,18 @@ def _page_item_count(body: bytes) -> int | None:
 
 
 @task(name="fetch-daily-list", cache_policy=NO_CACHE)
-def fetch_daily_list(settings: Settings, list_date: str, refresh: bool = False) -> list[str]:
+def fetch_daily_list(settings: Settings, list_date: str, from_archive: bool = False) -> list[str]:
     """Fetch every page of one date's list and land each response; returns the body paths.
 
-    Goes through flows/hf_sources.py (issue 3): per-host rate limit, the raw archive as cache,
-    conditional requests, and answers classified before they can be parsed as data.
+    Goes through flows/hf_sources.py (issue 3): per-host rate limit, conditional requests (a 304
+    reuses the archived body), and answers classified before they can be parsed as data. Every
+    page is asked again (conditionally) unless `from_archive`, which serves a settled date that
+    is already archived without any request.
     """
     from flows.hf_sources import fetch_list, list_request
 
     log = _logger()
-    outcome = fetch_list(settings, list_request("date", list_date), refresh=refresh, log=log.warning)
+    outcome = fetch_list(settings, list_request("date", list_date), refresh=not from_archive, log=log.warning)
     for problem in outcome.problems:
         log.warning(problem)
     log.info(f"{list_date}: {len(outcome.landed)} page(s), {outcome.requests} request(s), "

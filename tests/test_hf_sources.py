@@ -244,10 +244,28 @@ def test_hf_token_is_in_no_file_and_no_log_line(home, monkeypatch):
             assert secret.encode() not in path.read_bytes(), path
 
 
-def test_the_daily_flow_goes_through_the_same_client(home):
+def test_the_daily_flow_goes_through_the_same_client_and_always_revalidates(home):
     settings_file(home)
     with DailyPapersServer(one_day(2)) as server:
         server.script(DAY, 0, [html_instead_of_json()])
-        report = ingest_hf_daily([DAY], base_url=server.base_url, home=str(home))
-    assert report.items_quarantined == 1 and report.items_loaded == 0
+        reports = [ingest_hf_daily([DAY], base_url=server.base_url, home=str(home)) for _ in range(3)]
+        conditional = ["if-none-match" in r["headers"] for r in server.requests]
+    assert [(r.items_loaded, r.items_quarantined) for r in reports] == [(0, 1), (2, 0), (2, 0)]
+    # The HTML answer is no cache (unconditional retry); the good answer is revalidated: 304, no landing.
+    assert conditional == [False, False, True]
+    assert len(raw_bodies(home)) == 2
     assert rows(home, "select reason from quarantine")[0][0].startswith("HTML where JSON was expected")
+
+
+def test_the_ingest_command_serves_a_settled_day_from_the_archive(home, capsys):
+    from flows.cli import main
+
+    settings_file(home)
+    with DailyPapersServer(one_day(3)) as server:
+        codes = [main(["--home", str(home), "ingest", "hf", "--date", DAY, "--base-url", server.base_url]) for _ in range(2)]
+        assert len(server.requests) == 1
+        assert main(["--home", str(home), "ingest", "hf", "--date", DAY, "--refresh", "--base-url", server.base_url]) == 0
+        assert server.requests[-1]["headers"].get("if-none-match")
+    out = capsys.readouterr().out
+    assert codes == [0, 0] and "1 page(s) from the archive" in out and "1 not modified" in out
+    assert rows(home, "select flow, items_loaded from runs order by run_id") == [("ingest-hf-lists", 3)] * 3

@@ -46,10 +46,11 @@ def test_list_answers_are_classified(body, first_page, suspicious, problem):
 
 
 def test_past_weekdays_are_expected_to_have_papers():
-    today = dt.date(2025, 3, 10)
+    today = dt.date(2025, 3, 11)                                  # a Tuesday
     assert is_past_weekday(dt.date(2025, 3, 7), today)            # Friday
     assert not is_past_weekday(dt.date(2025, 3, 8), today)        # Saturday
-    assert not is_past_weekday(today, today)                      # today's list may still be empty
+    assert not is_past_weekday(dt.date(2025, 3, 10), today)       # yesterday may still be filling up
+    assert not is_past_weekday(today, today)
 
 
 def test_html_props_are_read_with_a_parser_and_changes_are_named():

@@ -41,9 +41,12 @@ def list_body_problem(body: bytes, *, first_page: bool, empty_is_suspicious: boo
     return None
 
 
-def is_past_weekday(day: dt.date, today: dt.date) -> bool:
-    """A weekday before today: its daily list should not be empty."""
-    return day < today and day.weekday() < 5
+def is_past_weekday(day: dt.date, today: dt.date, min_age_days: int = 2) -> bool:
+    """A weekday at least `min_age_days` old: its daily list should not be empty.
+
+    Yesterday and today may still be filling up (and HF dates are not UTC dates), so they never count.
+    """
+    return (today - day).days >= min_age_days and day.weekday() < 5
 
 
 def page_item_count(body: bytes) -> int | None:
