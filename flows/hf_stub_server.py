@@ -5,6 +5,20 @@
 serves ``GET /api/daily_papers?date=YYYY-MM-DD&p=N&limit=M`` from generated listings until
 Ctrl-C. In tests, use ``DailyPapersServer`` directly; ``script()`` injects failures (429, 5xx,
 slow answers) ahead of the normal answer for one (date, page).
+
+Also served, like the real site:
+- ``/api/daily_papers?week=YYYY-Www`` / ``month=YYYY-MM`` (the period's papers, most upvoted
+  first) and ``sort=trending`` (every paper, most upvoted first); scripts key them by the
+  week, month or ``"trending"``;
+- ``/api/papers/{id}`` (the bare paper object, 404 when unknown) and
+  ``/api/papers/search?q=`` (papers whose title has every word of q);
+- HTML pages ``/papers/date/D``, ``/papers/week/W``, ``/papers/month/M``, ``/papers/trending``
+  with the items HTML-escaped in ``data-props`` of the ``data-target="DailyPapers"`` element;
+- ``ETag`` / ``Last-Modified`` on every 200 and ``304 Not Modified`` for a matching
+  ``If-None-Match`` or ``If-Modified-Since``;
+- faults: ``ScriptedResponse(close_after=N)`` closes the connection after N body bytes,
+  ``truncated_json()`` and ``html_instead_of_json()`` build the classic bad answers;
+  ``script_path(path, ...)`` scripts any other path.
 """
 
 from __future__ import annotations
@@ -12,6 +26,9 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime as dt
+import email.utils
+import hashlib
+import html
 import json
 import re
 import socket
@@ -24,12 +41,18 @@ from urllib.parse import parse_qs, urlsplit
 
 from flows.sample_listings import generate_daily_lists
 
-__all__ = ["DailyPapersServer", "ScriptedResponse", "main"]
+__all__ = ["DailyPapersServer", "ScriptedResponse", "html_instead_of_json", "papers_page_html", "truncated_json", "main"]
 
 API_PATH = "/api/daily_papers"
 MAX_LIMIT = 100
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_WEEK_RE = re.compile(r"(\d{4})-W(\d{2})")
+_MONTH_RE = re.compile(r"(\d{4})-(\d{2})")
+PAPER_PATH = re.compile(r"/api/papers/(?!search$)(.+)")
+PAGE_PATH = re.compile(r"/papers/(?:(date|week|month)/([^/]+)|(trending))/?")
+# Every answer claims this modification time, so If-Modified-Since revalidation is exercised.
+LAST_MODIFIED = "Mon, 03 Mar 2025 12:00:00 GMT"
 
 
 @dataclass
@@ -40,6 +63,7 @@ class ScriptedResponse:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    close_after: int | None = None  # send only this many body bytes, then close the connection
 
 
 class DailyPapersServer:
@@ -58,6 +82,9 @@ class DailyPapersServer:
         self.requests: list[dict] = []
         self._lock = threading.Lock()
         self._scripts: dict[tuple[str, int], collections.deque[ScriptedResponse]] = {}
+        self._path_scripts: dict[str, collections.deque[ScriptedResponse]] = {}
+        self.missing_papers: set[str] = set()  # ids /api/papers/{id} answers 404 for
+        self.conditional = True  # ETag / Last-Modified and 304 answers
         self._stopping = threading.Event()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -79,6 +106,11 @@ class DailyPapersServer:
         """
         with self._lock:
             self._scripts.setdefault((date, page), collections.deque()).extend(responses)
+
+    def script_path(self, path: str, responses: list[ScriptedResponse]) -> None:
+        """Queue ``responses`` for any other path (``/api/papers/2501.00001``, ``/papers/trending``)."""
+        with self._lock:
+            self._path_scripts.setdefault(path, collections.deque()).extend(responses)
 
     def start(self) -> DailyPapersServer:
         """Bind to 127.0.0.1 and serve in a daemon thread; returns self."""
@@ -119,19 +151,83 @@ class DailyPapersServer:
 
     def _answer(self, path: str, query: dict[str, str]) -> ScriptedResponse:
         """Decide the response for one GET: validation, then scripts, then the listing page."""
+        with self._lock:
+            queue = self._path_scripts.get(path)
+            scripted = queue.popleft() if queue else None
+        if scripted is not None:
+            return scripted
         if path != API_PATH:
-            return _json_response(404, {"error": f"no route for {path}"})
+            return self._other_answer(path, query)
         try:
-            date = _parse_date(query.get("date"))
+            key, items = self._list_for(query)
             page = _parse_int(query, "p", default=0, minimum=0)
             limit = min(MAX_LIMIT, _parse_int(query, "limit", default=self.default_limit, minimum=1))
         except ValueError as exc:
             return _json_response(400, {"error": str(exc)})
-        scripted = self._next_scripted(date, page)
+        scripted = self._next_scripted(key, page)
         if scripted is not None:
             return scripted
-        items = self.lists.get(date, [])
         return _json_response(200, items[page * limit:(page + 1) * limit])
+
+    def _list_for(self, query: dict[str, str]) -> tuple[str, list[dict]]:
+        """The script key and items a list query asks for (date, week, month or trending)."""
+        if "week" in query:
+            match = _WEEK_RE.fullmatch(query["week"])
+            try:
+                monday = dt.date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1) if match else None
+            except ValueError:
+                monday = None
+            if monday is None:
+                raise ValueError(f"invalid week {query['week']!r}, expected YYYY-Www")
+            days = {(monday + dt.timedelta(days=n)).isoformat() for n in range(7)}
+            return query["week"], self._ranked(d for d in days)
+        if "month" in query:
+            match = _MONTH_RE.fullmatch(query["month"])
+            if not match or not 1 <= int(match.group(2)) <= 12:
+                raise ValueError(f"invalid month {query['month']!r}, expected YYYY-MM")
+            return query["month"], self._ranked(d for d in self.lists if d.startswith(query["month"] + "-"))
+        if query.get("sort") == "trending" and "date" not in query:
+            return "trending", self._ranked(self.lists)
+        return _parse_date(query.get("date")), self.lists.get(query.get("date"), [])
+
+    def _ranked(self, dates) -> list[dict]:
+        """Items of the given dates, each paper once, most upvoted first (ties by id)."""
+        unique = {}
+        for date in sorted(dates):
+            for item in self.lists.get(date, []):
+                unique.setdefault(item["paper"]["id"], item)
+        return sorted(unique.values(), key=lambda i: (-(i["paper"].get("upvotes") or 0), i["paper"]["id"]))
+
+    def papers(self) -> dict[str, dict]:
+        """Every paper served by the lists, by id (the last listing's paper object wins)."""
+        return {item["paper"]["id"]: item["paper"] for date in sorted(self.lists) for item in self.lists[date]}
+
+    def _other_answer(self, path: str, query: dict[str, str]) -> ScriptedResponse:
+        """Paper details, papers search and HTML pages."""
+        if path == "/api/papers/search":
+            words = set(re.findall(r"\w+", query.get("q", "").casefold()))
+            if not words:
+                return _json_response(400, {"error": "missing required query parameter 'q'"})
+            hits = [{"paper": p, "title": p["title"]} for p in self.papers().values()
+                    if words <= set(re.findall(r"\w+", p["title"].casefold()))]
+            return _json_response(200, hits[:20])
+        match = PAPER_PATH.fullmatch(path)
+        if match:
+            paper = None if match.group(1) in self.missing_papers else self.papers().get(match.group(1))
+            if paper is None:
+                return _json_response(404, {"error": "Paper not found"})
+            return _json_response(200, paper)
+        match = PAGE_PATH.fullmatch(path)
+        if match:
+            kind, label = (match.group(1), match.group(2)) if match.group(1) else ("trending", None)
+            query = {"sort": "trending"} if kind == "trending" else {kind: label}
+            try:
+                key, items = self._list_for(query)
+            except ValueError as exc:
+                return _json_response(400, {"error": str(exc)})
+            page = papers_page_html(items, key)
+            return ScriptedResponse(200, page, {"Content-Type": "text/html; charset=utf-8"})
+        return _json_response(404, {"error": f"no route for {path}"})
 
     def _next_scripted(self, date: str, page: int) -> ScriptedResponse | None:
         """Pop the next scripted response for (date, page), if any."""
@@ -197,8 +293,11 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = {key: values[-1] for key, values in
                  parse_qs(url.query, keep_blank_values=True).items()}
-        app._record(url.path, query, {k.lower(): v for k, v in self.headers.items()})
+        request_headers = {k.lower(): v for k, v in self.headers.items()}
+        app._record(url.path, query, request_headers)
         response = app._answer(url.path, query)
+        if app.conditional and response.status == 200 and response.close_after is None:
+            response = _conditional(response, request_headers)
         app._wait(response.delay)
         self._send(response)
 
@@ -213,6 +312,16 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers.values():
             self.send_header(name, value)
         self.end_headers()
+        if response.close_after is not None:
+            # Promise the whole body, send part of it, hang up: "connection closed mid-body".
+            self.wfile.write(response.body[:response.close_after])
+            self.wfile.flush()
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
         self.wfile.write(response.body)
 
     def log_message(self, format, *args) -> None:
@@ -223,6 +332,47 @@ def _json_response(status: int, payload: object) -> ScriptedResponse:
     """A JSON answer encoded as UTF-8 without ASCII escaping, like the real API."""
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     return ScriptedResponse(status=status, body=body, headers={"Content-Type": JSON_CONTENT_TYPE})
+
+
+def _conditional(response: ScriptedResponse, request_headers: dict[str, str]) -> ScriptedResponse:
+    """Add ETag / Last-Modified to a 200; answer 304 when the client's copy is current."""
+    etag = '"' + hashlib.sha256(response.body).hexdigest()[:20] + '"'
+    headers = {**response.headers, "ETag": etag, "Last-Modified": LAST_MODIFIED}
+    if_none_match = request_headers.get("if-none-match")
+    if if_none_match is not None:
+        fresh = etag in [tag.strip() for tag in if_none_match.split(",")] or if_none_match.strip() == "*"
+    else:
+        since = request_headers.get("if-modified-since")
+        try:
+            fresh = since is not None and email.utils.parsedate_to_datetime(since) >= email.utils.parsedate_to_datetime(LAST_MODIFIED)
+        except (TypeError, ValueError):
+            fresh = False
+    if fresh:
+        return ScriptedResponse(304, b"", {"ETag": etag, "Last-Modified": LAST_MODIFIED}, response.delay)
+    return ScriptedResponse(response.status, response.body, headers, response.delay)
+
+
+def truncated_json(payload: object, keep: float = 0.6) -> ScriptedResponse:
+    """A 200 whose JSON body is cut short (Content-Length matches what is sent)."""
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    return ScriptedResponse(200, body[: max(1, int(len(body) * keep))], {"Content-Type": JSON_CONTENT_TYPE})
+
+
+def html_instead_of_json() -> ScriptedResponse:
+    """A 200 HTML page where JSON was expected (what a captive portal or a changed API sends)."""
+    page = b"<!doctype html><html><head><title>Hugging Face</title></head><body><h1>Sign in</h1></body></html>"
+    return ScriptedResponse(200, page, {"Content-Type": "text/html; charset=utf-8"})
+
+
+def papers_page_html(items: list[dict], label: str) -> bytes:
+    """A papers page like huggingface.co/papers/...: items HTML-escaped in data-props."""
+    props = html.escape(json.dumps({"dailyPapers": items, "date": label}, ensure_ascii=False), quote=True)
+    return (
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Daily Papers - Hugging Face</title></head>"
+        "<body><main><section class=\"container\">"
+        f"<div class=\"SVELTE_HYDRATER contents\" data-target=\"DailyPapers\" data-props=\"{props}\">"
+        f"<h1>Daily Papers</h1><p>{len(items)} papers</p></div></section></main></body></html>"
+    ).encode("utf-8")
 
 
 def _parse_date(value: str | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import random
+import threading
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -82,17 +83,22 @@ def get(
     *,
     sleep=time.sleep,
     log=None,
+    headers: dict[str, str] | None = None,
 ) -> Fetched:
     """GET with retries on 429, 5xx, timeouts and connection errors; other statuses are returned.
 
     Waits follow Retry-After when the server sends it (capped at settings.max_retry_wait), else
     exponential backoff with jitter. After the last try raises FetchError naming the URL.
+    Every try first waits for its host's turn (settings.rate_limits, shared by all threads).
+    `headers` are extra request headers (conditional requests); they are never stored.
     """
     last_problem = ""
+    interval = host_interval(settings.rate_limits, httpx.URL(url).host)
     for attempt in range(1, settings.max_attempts + 1):
         wait = None
         try:
-            response = client.get(url, params=params)
+            RATE_LIMITER.wait_turn(httpx.URL(url).host, interval, sleep=sleep)
+            response = client.get(url, params=params, headers=headers)
         except (httpx.TimeoutException, httpx.TransportError) as error:
             last_problem = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
             request_url = str(httpx.URL(url, params=params))
@@ -116,3 +122,58 @@ def get(
             log(f"GET {request_url}: {last_problem}; retry {attempt + 1}/{settings.max_attempts} in {wait:.1f}s")
         sleep(wait)
     raise FetchError(f"GET {request_url} failed after {settings.max_attempts} tries: {last_problem}")
+
+
+def host_interval(rate_limits: str, host: str) -> float:
+    """Seconds between requests to `host` from a "host=seconds,..." setting (subdomains included)."""
+    best, best_length = 0.0, -1
+    for entry in filter(None, (part.strip() for part in rate_limits.split(","))):
+        name, _, seconds = entry.partition("=")
+        name = name.strip().lower()
+        try:
+            value = float(seconds)
+        except ValueError:
+            raise ValueError(f"rate_limits entry {entry!r} is not host=seconds") from None
+        # The most specific matching entry wins (export.arxiv.org over arxiv.org).
+        if (host == name or host.endswith("." + name)) and len(name) > best_length:
+            best, best_length = value, len(name)
+    return best
+
+
+class HostRateLimiter:
+    """Per-host request spacing shared by every thread (Prefect runs concurrent tasks in threads)."""
+
+    def __init__(self, clock=time.monotonic):
+        self._clock = clock
+        self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait_turn(self, host: str, interval: float, *, sleep=time.sleep) -> float:
+        """Reserve the host's next slot and sleep until it; returns the seconds waited."""
+        if interval <= 0:
+            return 0.0
+        with self._lock:
+            # Reserving under the lock and sleeping outside it lets N threads queue up fairly.
+            now = self._clock()
+            slot = max(now, self._next.get(host, now))
+            self._next[host] = slot + interval
+        wait = slot - now
+        if wait > 0:
+            sleep(wait)
+        return wait
+
+
+RATE_LIMITER = HostRateLimiter()
+
+
+def conditional_headers(meta: dict | None) -> dict[str, str]:
+    """If-None-Match / If-Modified-Since from a landed response's sidecar (empty without one)."""
+    if not meta or meta.get("status") != 200:
+        return {}
+    kept = {k.lower(): v for k, v in (meta.get("headers") or {}).items()}
+    headers = {}
+    if kept.get("etag"):
+        headers["If-None-Match"] = kept["etag"]
+    if kept.get("last-modified"):
+        headers["If-Modified-Since"] = kept["last-modified"]
+    return headers

@@ -22,6 +22,7 @@ from flows import http
 from flows.lake import (
     KIND_HF_DAILY_API,
     KIND_HF_DAILY_FILE,
+    KIND_HF_HTML,
     KIND_HF_PAPERS_TEXT,
     KIND_UNREADABLE,
     normalized_record,
@@ -34,6 +35,7 @@ from warehouse import store
 MAX_PAGES = 200  # a list longer than 200 pages is a server bug, not a busy day
 FILE_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
 INGESTIBLE_SUFFIXES = {".json": KIND_HF_DAILY_FILE, ".txt": KIND_HF_PAPERS_TEXT}
+INGESTIBLE_SUFFIXES.update({".html": KIND_HF_HTML, ".htm": KIND_HF_HTML})  # pages saved from a browser (issue 3)
 
 
 def _logger():
@@ -106,40 +108,23 @@ def _page_item_count(body: bytes) -> int | None:
 
 
 @task(name="fetch-daily-list", cache_policy=NO_CACHE)
-def fetch_daily_list(settings: Settings, list_date: str) -> list[str]:
-    """Fetch every page of one date's list and land each response; returns the sidecar paths."""
+def fetch_daily_list(settings: Settings, list_date: str, from_archive: bool = False) -> list[str]:
+    """Fetch every page of one date's list and land each response; returns the body paths.
+
+    Goes through flows/hf_sources.py (issue 3): per-host rate limit, conditional requests (a 304
+    reuses the archived body), and answers classified before they can be parsed as data. Every
+    page is asked again (conditionally) unless `from_archive`, which serves a settled date that
+    is already archived without any request.
+    """
+    from flows.hf_sources import fetch_list, list_request
+
     log = _logger()
-    url = daily_papers_url(settings.hf_base_url)
-    limit = settings.page_limit
-    landed = []
-    with http.make_client(settings) as client:
-        for page in range(MAX_PAGES):
-            fetched = http.get(client, url, {"date": list_date, "p": page, "limit": limit}, settings, log=log.warning)
-            record = land(
-                settings.raw_dir,
-                f"hf_daily/{list_date}",
-                f"p{page:04d}-l{limit}",
-                ".json",
-                fetched.body,
-                {
-                    "kind": KIND_HF_DAILY_API,
-                    "url": fetched.url,
-                    "status": fetched.status,
-                    "headers": fetched.headers,
-                    "fetched_at": fetched.fetched_at,
-                    "list_date": list_date,
-                    "page": page,
-                    "limit": limit,
-                    "attempts": fetched.attempts,
-                },
-            )
-            landed.append(str(record.path))
-            items = _page_item_count(fetched.body) if fetched.status == 200 else None
-            # A short page is the last one; a page that is not a list ends the list (it is quarantined).
-            if items is None or items < limit:
-                break
-    log.info(f"{list_date}: fetched {len(landed)} page(s), last had {items if items is not None else 'no'} items")
-    return landed
+    outcome = fetch_list(settings, list_request("date", list_date), refresh=not from_archive, log=log.warning)
+    for problem in outcome.problems:
+        log.warning(problem)
+    log.info(f"{list_date}: {len(outcome.landed)} page(s), {outcome.requests} request(s), "
+             f"{outcome.from_archive} from the archive, {outcome.not_modified} not modified")
+    return outcome.landed
 
 
 def _expand_paths(paths: list[str]) -> list[Path]:
@@ -170,7 +155,7 @@ def land_files(settings: Settings, paths: list[str], list_date: str | None) -> l
             meta["reason"] = f"cannot read file: {error.strerror or error}"
         if kind is None:
             kind = KIND_UNREADABLE
-            meta["reason"] = f"unsupported file type {path.suffix or '(none)'}: expected .json or .txt"
+            meta["reason"] = f"unsupported file type {path.suffix or '(none)'}: expected .json, .txt or .html"
         meta["kind"] = kind
         meta["fetched_at"] = meta["landed_at"]
         folder = f"files/{file_date or 'undated'}"

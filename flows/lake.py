@@ -32,12 +32,13 @@ from transforms.hf_listings import (
 )
 
 # Bump when normalization output changes, so lake files of older code are not reused.
-NORMALIZER_VERSION = 1
+NORMALIZER_VERSION = 2  # 2: list_period, rank and detail fields (issue 3)
 
 KIND_HF_DAILY_API = "hf_daily_api"      # a response of /api/daily_papers
 KIND_HF_DAILY_FILE = "hf_daily_file"    # a saved daily-papers JSON file
 KIND_HF_PAPERS_TEXT = "hf_papers_text"  # a papers page saved as plain text
 KIND_UNREADABLE = "unreadable"          # a path given to `ingest files` that could not be read
+KIND_HF_HTML = "hf_html_page"           # a papers page as HTML (fetched, or saved from a browser)
 
 
 @dataclass
@@ -71,8 +72,12 @@ def normalized_record(record: RawRecord) -> NormalizedInput:
     except ValueError:
         list_date, date_problem = None, f"list date {meta['list_date']!r} is not a date (YYYY-MM-DD)"
     warnings: list[str] = []
-    source = SOURCE_HF_PAGE if kind == KIND_HF_PAPERS_TEXT else SOURCE_HF_DAILY
-    if kind == KIND_HF_DAILY_API and meta.get("status") != 200:
+    # Landings of flows/hf_sources.py name their source (hf_weekly, hf_trending, ...) in the sidecar.
+    source = meta.get("source") or (SOURCE_HF_PAGE if kind == KIND_HF_PAPERS_TEXT else SOURCE_HF_DAILY)
+    if meta.get("problem"):
+        # Classified when fetched (HTML for JSON, truncated JSON, error object, empty weekday): never data.
+        extracted = _whole_input_quarantined(record, origin, meta["problem"])
+    elif kind in (KIND_HF_DAILY_API, KIND_HF_HTML) and meta.get("status", 200) != 200:
         snippet = record.read()[:200].decode("utf-8", errors="replace")
         extracted = _whole_input_quarantined(record, origin, f"HTTP {meta.get('status')}: {snippet}")
     elif date_problem or kind == KIND_UNREADABLE:
@@ -80,6 +85,16 @@ def normalized_record(record: RawRecord) -> NormalizedInput:
     elif kind in (KIND_HF_DAILY_API, KIND_HF_DAILY_FILE):
         offset = meta.get("page", 0) * meta.get("limit", 0)
         extracted = daily_papers_extracted(record.read(), origin=origin, raw_sha256=record.sha256, position_offset=offset)
+    elif kind == KIND_HF_HTML:
+        from transforms.hf_html import daily_papers_json_from_html
+
+        try:
+            items = daily_papers_json_from_html(record.read().decode("utf-8", errors="replace"))
+        except PageFormatError as error:
+            extracted = _whole_input_quarantined(record, origin, str(error))
+        else:
+            offset = meta.get("page", 0) * meta.get("limit", 0)
+            extracted = daily_papers_extracted(items, origin=origin, raw_sha256=record.sha256, position_offset=offset)
     elif kind == KIND_HF_PAPERS_TEXT:
         text = record.read().decode("utf-8", errors="replace")
         if list_date is None:
@@ -108,6 +123,8 @@ def normalized_record(record: RawRecord) -> NormalizedInput:
             fetched_at=record.fetched_at,
             origin=origin,
             raw_sha256=record.sha256,
+            list_period=meta.get("list_period"),
+            ranked=bool(meta.get("ranked")),
         )
     if listings.height + quarantine.height != extracted.items_in:
         raise AssertionError(f"{origin}: {extracted.items_in} items in but {listings.height} + {quarantine.height} out")

@@ -59,6 +59,14 @@ class Settings:
     backfill_retry_delay: float = field(
         default=30.0, metadata={"env": "PAPERTRENDS_BACKFILL_RETRY_DELAY", "help": "seconds before a date is retried"}
     )
+    rate_limits: str = field(
+        default="huggingface.co=1,arxiv.org=3",
+        metadata={"env": "PAPERTRENDS_RATE_LIMITS", "help": "host=seconds between requests, comma-separated; subdomains included"},
+    )
+    settled_days: int = field(
+        default=3,
+        metadata={"env": "PAPERTRENDS_SETTLED_DAYS", "help": "lists older than this many days are served from the raw archive"},
+    )
 
     @property
     def raw_dir(self) -> Path:

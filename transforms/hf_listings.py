@@ -34,6 +34,13 @@ LISTING_SCHEMA: dict[str, pl.DataType] = {
     "fetched_at": pl.Datetime("us", "UTC"),
     "origin": pl.String(),
     "raw_sha256": pl.String(),
+    # Added by issue 3 (migration 003): ranked lists and fields newer items carry.
+    "list_period": pl.String(),        # the period asked for: 2025-W10, 2025-03, trending@2025-03-03
+    "rank": pl.Int32(),                # 1-based place on a trending list, else null
+    "github_stars": pl.Int32(),
+    "organization": pl.String(),
+    "ai_summary": pl.String(),
+    "withdrawn_at": pl.Datetime("us", "UTC"),
 }
 
 # Quarantined items: what came in, where from, and why it was not loaded.
@@ -60,6 +67,10 @@ _EXTRACTED_SCHEMA: dict[str, pl.DataType] = {
     "project_page_raw": pl.String(),
     "ai_keywords": pl.List(pl.String()),
     "raw_text": pl.String(),
+    "github_stars": pl.Int32(),
+    "organization_raw": pl.String(),
+    "ai_summary_raw": pl.String(),
+    "withdrawn_at_raw": pl.String(),
 }
 
 SOURCE_HF_DAILY = "hf_daily"
@@ -116,7 +127,11 @@ def _item_fields(item, position: int) -> tuple[dict | None, str | None]:
     if not isinstance(title, str) or not title.strip():
         return None, "item has no title"
     abstract = paper.get("summary", item.get("summary"))
-    for name, value in (("paper.upvotes", paper.get("upvotes")), ("numComments", item.get("numComments"))):
+    counts = (
+        ("paper.upvotes", paper.get("upvotes")), ("numComments", item.get("numComments")),
+        ("paper.githubStars", paper.get("githubStars")),
+    )
+    for name, value in counts:
         if value is not None and (not _is_int(value) or value < 0):
             return None, f"{name} is {value!r}, not a non-negative integer"
     authors = paper.get("authors") or []
@@ -127,6 +142,8 @@ def _item_fields(item, position: int) -> tuple[dict | None, str | None]:
         "list_date_raw": paper.get("submittedOnDailyAt"),
         "github_repo_raw": paper.get("githubRepo"),
         "project_page_raw": paper.get("projectPage"),
+        "ai_summary_raw": paper.get("ai_summary"),
+        "withdrawn_at_raw": paper.get("withdrawnAt"),
     }
     for name, value in text_fields.items():
         if value is not None and not isinstance(value, str):
@@ -140,8 +157,17 @@ def _item_fields(item, position: int) -> tuple[dict | None, str | None]:
         "num_comments": item.get("numComments"),
         "ai_keywords": [k for k in keywords if isinstance(k, str)] if isinstance(keywords, list) else None,
         "raw_text": None,
+        "github_stars": paper.get("githubStars"),
+        "organization_raw": organization_name(paper.get("organization") or item.get("organization")),
         **text_fields,
     }, None
+
+
+def organization_name(organization) -> str | None:
+    """The name (slug) of an HF organization object, or None."""
+    if isinstance(organization, dict) and isinstance(organization.get("name"), str):
+        return organization["name"]
+    return None
 
 
 def _raw_json(item) -> str:
@@ -242,6 +268,8 @@ def listings_normalized(
     fetched_at: dt.datetime,
     origin: str,
     raw_sha256: str,
+    list_period: str | None = None,
+    ranked: bool = False,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Typed listing rows and the full quarantine of one raw input.
 
@@ -285,6 +313,12 @@ def listings_normalized(
         fetched_at=pl.lit(fetched_at, pl.Datetime("us", "UTC")),
         origin=pl.lit(origin, pl.String()),
         raw_sha256=pl.lit(raw_sha256, pl.String()),
+        list_period=pl.lit(list_period, pl.String()),
+        rank=(pl.col("position") + 1) if ranked else pl.lit(None, pl.Int32()),
+        github_stars="github_stars",
+        organization="organization_raw",
+        ai_summary=collapse_whitespace_expr(pl.col("ai_summary_raw")),
+        withdrawn_at=pl.col("withdrawn_at_raw").str.to_datetime(_ISO_TIMESTAMP, time_zone="UTC", strict=False),
     ).cast(LISTING_SCHEMA)
     quarantine = pl.concat(
         [

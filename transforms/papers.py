@@ -9,6 +9,8 @@ from transforms.terms import search_text_expr
 PAPER_COLUMNS = (
     "paper_id", "title", "abstract", "authors", "published_at",
     "github_repo", "project_page", "ai_keywords", "search_text", "observed_at",
+    # issue 3 (migration 003): from paper details and newer list items
+    "github_stars", "organization", "ai_summary", "withdrawn_at",
 )
 
 

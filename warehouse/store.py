@@ -25,11 +25,13 @@ from transforms.papers import (
     rows_new_or_changed,
 )
 from transforms.terms import Term
+from transforms.hf_details import upvote_history_from_listings
 
 PERIODS = ("day", "week", "month", "year")
 LISTING_KEY = ["source", "list_date", "paper_id"]
 LISTING_COLUMNS = [
     "source", "list_date", "paper_id", "position", "upvotes", "num_comments", "fetched_at", "origin", "raw_sha256",
+    "list_period", "rank",  # migration 003
 ]
 # Statement types a read-only command may run.
 READ_STATEMENTS = {"SELECT", "EXPLAIN"}
@@ -139,6 +141,7 @@ class LoadCounts:
     papers_changed: int = 0
     quarantined_in: int = 0
     quarantine_new: int = 0
+    upvote_sightings_new: int = 0  # migration 003
 
     def add(self, other: "LoadCounts") -> None:
         for name, value in asdict(other).items():
@@ -165,6 +168,7 @@ def load(con: duckdb.DuckDBPyConnection, listings: pl.DataFrame, quarantine: pl.
     paper_schema = {c: dtype for c, dtype in papers_from_listings(listings.clear()).schema.items()}
     con.execute("begin transaction")
     try:
+        listings = _titles_resolved(con, listings)  # issue 3: a resolved title: id loads as its arXiv id
         incoming_listings = listings_deduplicated(listings.select(LISTING_COLUMNS))
         existing = _existing(con, "listings", LISTING_KEY, incoming_listings.select(LISTING_KEY), listing_schema)
         merged = listings_merged(existing, incoming_listings)
@@ -196,6 +200,7 @@ def load(con: duckdb.DuckDBPyConnection, listings: pl.DataFrame, quarantine: pl.
             con.execute("insert or ignore into quarantine by name select * from quarantine_to_write")
             con.unregister("quarantine_to_write")
             counts.quarantine_new = con.execute("select count(*) from quarantine").fetchone()[0] - before
+        counts.upvote_sightings_new = record_upvotes(con, upvote_history_from_listings(listings))
         con.execute("commit")
     except Exception:
         con.execute("rollback")
@@ -296,3 +301,117 @@ def status(con: duckdb.DuckDBPyConnection, recent: int = 5) -> dict:
         "recent_runs": runs,
         "schema_version": schema_version(con),
     }
+
+
+# --- issue 3: upvote history, paper details, title resolutions (tables of migration 003) ---
+
+
+def _titles_resolved(con, listings: pl.DataFrame) -> pl.DataFrame:
+    """Listing rows with synthetic title: ids already resolved replaced by their arXiv ids."""
+    if not listings.height or not listings["paper_id"].str.starts_with("title:").any():
+        return listings
+    resolved = con.execute(
+        "select synthetic_id, paper_id as resolved_id from title_resolutions where status = 'resolved'"
+    ).pl()
+    if not resolved.height:
+        return listings
+    return (
+        listings.join(resolved, left_on="paper_id", right_on="synthetic_id", how="left")
+        .with_columns(paper_id=pl.coalesce("resolved_id", "paper_id"))
+        .drop("resolved_id")
+    )
+
+
+def record_upvotes(con: duckdb.DuckDBPyConnection, sightings: pl.DataFrame) -> int:
+    """Insert upvote sightings (paper_id, seen_at, source, ...) once each; returns how many were new."""
+    if not sightings.height:
+        return 0
+    before = con.execute("select count(*) from upvote_history").fetchone()[0]
+    con.register("sightings_to_write", sightings)
+    con.execute("insert or ignore into upvote_history by name select * from sightings_to_write")
+    con.unregister("sightings_to_write")
+    return con.execute("select count(*) from upvote_history").fetchone()[0] - before
+
+
+def papers_missing_details(con: duckdb.DuckDBPyConnection, limit: int | None = None) -> list[str]:
+    """arXiv-identified papers never asked for details (a recorded 404 counts as asked)."""
+    sql = (
+        "select paper_id from papers where paper_id not like 'title:%' "
+        "and paper_id not in (select paper_id from paper_details) order by paper_id"
+    )
+    rows = con.execute(sql + (f" limit {int(limit)}" if limit else "")).fetchall()
+    return [r[0] for r in rows]
+
+
+def load_paper_details(
+    con: duckdb.DuckDBPyConnection, papers: pl.DataFrame, sightings: pl.DataFrame, answers: pl.DataFrame
+) -> LoadCounts:
+    """Merge detail papers rows, their upvote sightings and the per-paper answer ledger, in one transaction."""
+    counts = LoadCounts()
+    con.execute("begin transaction")
+    try:
+        if papers.height:
+            paper_schema = dict(papers.select(PAPER_COLUMNS).schema)
+            existing = _existing(con, "papers", ["paper_id"], papers.select("paper_id"), paper_schema)
+            merged = papers_merged(existing, papers)
+            to_write, counts.papers_new, counts.papers_changed = rows_new_or_changed(merged, existing, ["paper_id"])
+            if to_write.height:
+                con.register("papers_to_write", to_write)
+                con.execute("insert or replace into papers by name select * from papers_to_write")
+                con.unregister("papers_to_write")
+        counts.upvote_sightings_new = record_upvotes(con, sightings)
+        if answers.height:
+            con.register("answers_to_write", answers)
+            con.execute("insert or replace into paper_details by name select * from answers_to_write")
+            con.unregister("answers_to_write")
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return counts
+
+
+def unresolved_titles(con: duckdb.DuckDBPyConnection, retry_not_found: bool = False) -> list[tuple[str, str]]:
+    """(synthetic_id, title) of papers known only by title, skipping those already searched in vain."""
+    skip = "" if retry_not_found else "and paper_id not in (select synthetic_id from title_resolutions)"
+    return con.execute(
+        f"select paper_id, title from papers where paper_id like 'title:%' {skip} order by paper_id"
+    ).fetchall()
+
+
+def resolve_title(
+    con: duckdb.DuckDBPyConnection, synthetic_id: str, title: str, paper_id: str | None, status: str, raw_sha256: str | None
+) -> None:
+    """Record a title search; when resolved, fold the synthetic paper and its listings into the real id.
+
+    Listing rows move to the real id unless that list already has the real paper (then the
+    synthetic row is dropped: no duplicates); paper fields merge (newest non-null wins).
+    """
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            "insert or replace into title_resolutions values (?, ?, ?, ?, now(), ?)",
+            [synthetic_id, title, paper_id, status, raw_sha256],
+        )
+        if paper_id:
+            con.execute(
+                "delete from listings as s where s.paper_id = ? and exists (select 1 from listings as r "
+                "where r.paper_id = ? and r.source = s.source and r.list_date = s.list_date)",
+                [synthetic_id, paper_id],
+            )
+            con.execute("update listings set paper_id = ? where paper_id = ?", [paper_id, synthetic_id])
+            con.execute("update upvote_history set paper_id = ? where paper_id = ?", [paper_id, synthetic_id])
+            both = con.execute(
+                "select * from papers where paper_id in (?, ?)", [synthetic_id, paper_id]
+            ).pl().with_columns(paper_id=pl.lit(paper_id))
+            if both.height:
+                both = both.select(PAPER_COLUMNS)
+                merged = papers_merged(both.clear(), both)
+                con.execute("delete from papers where paper_id in (?, ?)", [synthetic_id, paper_id])
+                con.register("papers_to_write", merged)
+                con.execute("insert into papers by name select * from papers_to_write")
+                con.unregister("papers_to_write")
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
