@@ -238,8 +238,8 @@ def _user_query(con: duckdb.DuckDBPyConnection, request: ExportRequest) -> _Quer
     return _Query(statements[0].query.strip().rstrip(";").strip(), {}, [])
 
 
-def export_query(con: duckdb.DuckDBPyConnection, request: ExportRequest) -> tuple[str, dict, pa.Schema]:
-    """The exact SQL, its parameters and the result schema an export of `request` runs."""
+def export_query(con: duckdb.DuckDBPyConnection, request: ExportRequest) -> tuple[str, dict, pa.Schema, list[str]]:
+    """The exact SQL an export of `request` runs: (sql, parameters, result schema, columns turned into JSON text)."""
     query = _user_query(con, request) if request.query else _table_query(con, request)
     try:
         schema = con.execute(f"select * from (\n{query.sql}\n) limit 0", query.parameters).to_arrow_table().schema
@@ -254,12 +254,11 @@ def export_query(con: duckdb.DuckDBPyConnection, request: ExportRequest) -> tupl
     if len(names) == len(request.partition_by):
         raise ExportError("--partition-by names every column: nothing would be left in the files")
     sql = query.sql
-    if request.format == "csv":
+    nested = [f for f in schema if pa.types.is_nested(f.type)] if request.format == "csv" else []
+    if nested:
         # CSV has no lists or structs: such columns become JSON text (the manifest says which).
-        nested = [f for f in schema if pa.types.is_nested(f.type)]
-        if nested:
-            replaced = ", ".join(f'to_json("{f.name}")::varchar as "{f.name}"' for f in nested)
-            sql = f"select * replace ({replaced}) from (\n{sql}\n)"
+        replaced = ", ".join(f'to_json("{f.name}")::varchar as "{f.name}"' for f in nested)
+        sql = f"select * replace ({replaced}) from (\n{sql}\n)"
     # Partition columns first so each partition's rows are contiguous, then the stable key.
     order = [*request.partition_by, *[c for c in query.order if c not in request.partition_by]]
     if request.query and request.partition_by:
@@ -267,7 +266,7 @@ def export_query(con: duckdb.DuckDBPyConnection, request: ExportRequest) -> tupl
     if order:
         sql = f"select * from (\n{sql}\n)\norder by " + ", ".join(f'"{c}"' for c in order)
     schema = con.execute(f"select * from (\n{sql}\n) limit 0", query.parameters).to_arrow_table().schema
-    return sql, query.parameters, schema
+    return sql, query.parameters, schema, [f.name for f in nested]
 
 
 # --- writing files -----------------------------------------------------------------------------
@@ -627,7 +626,7 @@ def export_dataset(
     con = store.open_reader(Path(warehouse_path))
     staging = None
     try:
-        sql, parameters, schema = export_query(con, request)
+        sql, parameters, schema, json_columns = export_query(con, request)
         state = warehouse_state(con)
         target.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_partials(target)
@@ -661,7 +660,7 @@ def export_dataset(
             "rows": sum(f["rows"] for f in files),
             "files": files,
             "schema": [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema],
-            "csv_json_columns": [f.name for f in schema if pa.types.is_nested(f.type)] if request.format == "csv" else [],
+            "csv_json_columns": json_columns,
             "warehouse": {"path": str(Path(warehouse_path).resolve()), **state},
             "writer": {
                 "chunk_rows": CHUNK_ROWS, "rows_per_file": request.rows_per_file,
