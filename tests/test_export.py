@@ -375,3 +375,16 @@ def test_export_needs_no_write_access_to_the_warehouse(warehouse, tmp_path):
     finally:
         os.chmod(warehouse, mode)
     assert {p: p.stat().st_mtime_ns for p in warehouse.parent.rglob("*")} == before
+
+
+def test_a_target_filled_during_the_export_is_not_replaced_without_force(warehouse, tmp_path):
+    out = tmp_path / "out"
+
+    def someone_else_writes(path, rows):
+        out.mkdir(exist_ok=True)
+        (out / "theirs.txt").write_text("not ours")
+
+    with pytest.raises(ExportError, match="filled while exporting"):
+        export_dataset(warehouse, ExportRequest(out=out), on_file=someone_else_writes)
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert [p.name for p in out.iterdir()] == ["theirs.txt"]

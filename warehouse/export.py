@@ -283,8 +283,9 @@ def _sha256(path: Path) -> str:
 class _FileSink:
     """One data file being written, in one format."""
 
-    def __init__(self, path: Path, schema: pa.Schema, fmt: str):
-        self.path, self.fmt, self.rows = path, fmt, 0
+    def __init__(self, path: Path, relative: str, schema: pa.Schema, fmt: str):
+        self.path, self.relative, self.fmt, self.rows = path, relative, fmt, 0
+        self.header = schema.names
         path.parent.mkdir(parents=True, exist_ok=True)
         if fmt in ("parquet", "hf"):
             self.writer = pq.ParquetWriter(
@@ -325,11 +326,8 @@ class _ShardedWriter:
         path = (self.root / relative).resolve()
         if not path.is_relative_to(self.root.resolve()):
             raise ExportError(f"refused to write {path}: outside the export folder")
-        sink = _FileSink(path, self.schema, self.fmt)
-        sink.header = self.schema.names
-        sink.relative = relative
         self.files.append({"path": relative})
-        return sink
+        return _FileSink(path, relative, self.schema, self.fmt)
 
     def write(self, table: pa.Table) -> None:
         while table.num_rows:
@@ -596,8 +594,11 @@ def _remove_stale_partials(target: Path) -> None:
             continue
 
 
-def _replace(staging: Path, target: Path) -> None:
+def _replace(staging: Path, target: Path, force: bool) -> None:
     """Rename the finished staging folder to the target; an old target is moved aside first."""
+    if not force and target.is_dir() and any(target.iterdir()):
+        # Something was written there while we exported: still never replace it without --force.
+        raise ExportError(f"refused: --out {target} was filled while exporting; use --force to replace it")
     if target.exists():
         aside = target.with_name(f".{target.name}.replaced-{os.getpid()}-{secrets.token_hex(4)}")
         target.rename(aside)
@@ -672,7 +673,7 @@ def export_dataset(
             data_schema = pa.schema([f for f in schema if f.name not in request.partition_by])
             (staging / "README.md").write_text(dataset_card(manifest, data_schema), "utf-8")
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str) + "\n", "utf-8")
-        _replace(staging, target)
+        _replace(staging, target, request.force)
         staging = None
         return ExportResult(out=target, rows=manifest["rows"], files=files, manifest=manifest)
     finally:
