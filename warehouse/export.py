@@ -634,6 +634,7 @@ def export_dataset(
         staging = target.with_name(f".{target.name}{PARTIAL_MARK}{os.getpid()}-{secrets.token_hex(4)}")
         staging.mkdir()
         con.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+        con.execute("set enable_progress_bar = false")  # it would print into our stdout
         spill = str(staging / ".spill").replace("'", "''")
         con.execute(f"set temp_directory = '{spill}'")
         try:
