@@ -272,9 +272,17 @@ def test_a_non_empty_target_is_refused_without_force(warehouse, tmp_path):
     (out / "keep.txt").write_text("mine")
     with pytest.raises(ExportError, match="is not empty; use --force"):
         export_dataset(warehouse, ExportRequest(out=out))
+    with pytest.raises(ExportError, match="holds no manifest.json: --force only replaces an earlier export"):
+        export_dataset(warehouse, ExportRequest(out=out, force=True))
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
-    export_dataset(warehouse, ExportRequest(out=out, force=True))
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "part-00000.parquet"]
+    (out / "keep.txt").unlink()
+    first = export_dataset(warehouse, ExportRequest(out=out, table="listings"))
+    with pytest.raises(ExportError, match="is not empty; use --force"):
+        export_dataset(warehouse, ExportRequest(out=out))
+    second = export_dataset(warehouse, ExportRequest(out=out, format="csv", force=True))
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "part-00000.csv"]
+    assert first.manifest["table"] == "listings" and second.manifest["table"] == "papers"
+    assert pl.read_csv(out / "part-00000.csv").height == second.rows
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # nothing left beside it
 
 

@@ -578,8 +578,14 @@ def _check_target(target: Path, protected: list[Path], force: bool) -> None:
             raise ExportError(f"refused: --out {target} overlaps {path}, which papertrends keeps its data in")
     if target.exists() and not target.is_dir():
         raise ExportError(f"refused: --out {target} is a file, not a folder")
-    if target.is_dir() and any(target.iterdir()) and not force:
-        raise ExportError(f"refused: --out {target} is not empty; use --force to replace it")
+    if target.is_dir() and any(target.iterdir()):
+        if not force:
+            raise ExportError(f"refused: --out {target} is not empty; use --force to replace it")
+        if not (target / MANIFEST).is_file():
+            # --force replaces an earlier export; it never deletes a folder of someone's other files.
+            raise ExportError(
+                f"refused: --out {target} is not empty and holds no {MANIFEST}: --force only replaces an earlier export"
+            )
 
 
 def _remove_stale_partials(target: Path) -> None:
