@@ -396,3 +396,17 @@ def test_a_target_filled_during_the_export_is_not_replaced_without_force(warehou
         export_dataset(warehouse, ExportRequest(out=out), on_file=someone_else_writes)
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
     assert [p.name for p in out.iterdir()] == ["theirs.txt"]
+
+
+@pytest.mark.parametrize(("column_type", "value"), [("varchar[]", "['cs.LG', 'cs.CL']"), ("varchar", "'cs.LG cs.CL'")])
+def test_category_filter_once_the_warehouse_has_categories(tmp_path, column_type, value):
+    path = tmp_path / "data" / "warehouse.duckdb"
+    build_warehouse(path, dt.date(2025, 1, 1), dt.date(2025, 1, 5), seed=5)
+    con = duckdb.connect(str(path))
+    con.execute(f"alter table papers add column categories {column_type}")  # as the arXiv source's migration will
+    con.execute(f"update papers set categories = {value} where paper_id in (select paper_id from papers order by 1 limit 4)")
+    expected = [r[0] for r in con.execute("select paper_id from papers where categories is not null order by 1").fetchall()]
+    con.close()
+    result = export_dataset(path, ExportRequest(out=tmp_path / "cl", category="cs.CL"))
+    assert pl.read_parquet(tmp_path / "cl" / "*.parquet")["paper_id"].to_list() == expected and result.rows == 4
+    assert export_dataset(path, ExportRequest(out=tmp_path / "cv", category="cs.CV")).rows == 0
