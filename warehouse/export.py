@@ -45,6 +45,7 @@ DUCKDB_MEMORY_LIMIT = "1GB"
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 MANIFEST = "manifest.json"
 PARTIAL_MARK = ".partial-"
+REPLACED_MARK = ".replaced-"
 
 # What the filters mean for each source: listings.source values start like this.
 SOURCE_CONDITIONS = {
@@ -590,14 +591,19 @@ def _check_target(target: Path, protected: list[Path], force: bool) -> None:
 
 def _remove_stale_partials(target: Path) -> None:
     """Temporary folders left by exports that were killed (their process is gone)."""
-    for stale in target.parent.glob(f".{target.name}{PARTIAL_MARK}*"):
-        try:
-            pid = int(stale.name[len(f".{target.name}{PARTIAL_MARK}"):].split("-")[0])
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            shutil.rmtree(stale, ignore_errors=True)
-        except (ValueError, PermissionError, OSError):
-            continue
+    for mark in (PARTIAL_MARK, REPLACED_MARK):
+        for stale in target.parent.glob(f".{target.name}{mark}*"):
+            _remove_if_owner_is_gone(stale, stale.name[len(f".{target.name}{mark}"):])
+
+
+def _remove_if_owner_is_gone(stale: Path, pid_and_token: str) -> None:
+    """Remove a leftover folder whose name starts with the id of a process that no longer runs."""
+    try:
+        os.kill(int(pid_and_token.split("-")[0]), 0)
+    except ProcessLookupError:
+        shutil.rmtree(stale, ignore_errors=True)
+    except (ValueError, OSError):
+        pass  # not our naming, or a process we may not signal: leave it
 
 
 def _replace(staging: Path, target: Path, force: bool) -> None:
@@ -606,7 +612,7 @@ def _replace(staging: Path, target: Path, force: bool) -> None:
         # Something was written there while we exported: still never replace it without --force.
         raise ExportError(f"refused: --out {target} was filled while exporting; use --force to replace it")
     if target.exists():
-        aside = target.with_name(f".{target.name}.replaced-{os.getpid()}-{secrets.token_hex(4)}")
+        aside = target.with_name(f".{target.name}{REPLACED_MARK}{os.getpid()}-{secrets.token_hex(4)}")
         target.rename(aside)
         staging.rename(target)
         shutil.rmtree(aside, ignore_errors=True)
