@@ -1,6 +1,6 @@
 """The `papertrends` command: a thin layer over the same functions the flows call.
 
-Read-only commands (trend, sql, status) import neither Prefect nor httpx, so they start fast
+Read-only commands (trend, sql, status, export) import neither Prefect nor httpx, so they start fast
 and never start a Prefect server.
 """
 
@@ -95,6 +95,29 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", parents=[common], help="what the warehouse holds and recent runs")
     status.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     status.set_defaults(handler=cmd_status)
+
+    export = commands.add_parser("export", parents=[common], help="write papers, listings, trends or a query as a dataset")
+    what = export.add_mutually_exclusive_group()
+    what.add_argument("--table", choices=("papers", "listings", "trends", "quarantine", "runs"), help="what to export (default: papers)")
+    what.add_argument("--query", metavar="SQL", help="one SELECT instead of a table ('-' reads it from stdin)")
+    export.add_argument(
+        "--term", action="append", default=[], metavar="TERM",
+        help="papers matching any of these terms (repeatable); the terms of --table trends",
+    )
+    export.add_argument("--since", type=_date, help="papers first listed on or after this date")
+    export.add_argument("--until", type=_date, help="papers first listed on or before this date")
+    export.add_argument("--source", choices=("hf", "arxiv"), help="papers listed by this source (and only its listings)")
+    export.add_argument("--category", help="papers in this arXiv category (needs categories in the warehouse)")
+    export.add_argument("--by", choices=("day", "week", "month", "year"), default="month", help="trend period (--table trends)")
+    export.add_argument(
+        "--format", choices=("parquet", "csv", "jsonl", "hf"), default="parquet",
+        help="file format; hf = Hugging Face datasets layout (default: parquet)",
+    )
+    export.add_argument("--partition-by", default="", metavar="COL[,COL]", help="hive-partition the files by these columns")
+    export.add_argument("--rows-per-file", type=int, default=500_000, metavar="N", help="rows per file (default: 500000)")
+    export.add_argument("--out", required=True, metavar="DIR", help="folder to create (must be empty or absent unless --force)")
+    export.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    export.set_defaults(handler=cmd_export)
 
     demo = commands.add_parser("demo", parents=[common], help="generate sample listings, serve them on 127.0.0.1, ingest, show a trend")
     demo.add_argument("--since", type=_date, default=dt.date(2024, 1, 1))
@@ -240,6 +263,25 @@ def cmd_status(args) -> int:
         if state[key].height:
             print(title)
             write_frame(state[key], "table")
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    """Export a dataset from the warehouse (read-only): files, manifest.json, and a card for --format hf."""
+    from pathlib import Path
+
+    from warehouse.export import ExportRequest, export_dataset
+
+    settings = _settings(args)
+    query = sys.stdin.read() if args.query == "-" else args.query
+    request = ExportRequest(
+        out=Path(args.out), table=None if query else (args.table or "papers"), query=query,
+        terms=tuple(args.term), since=args.since, until=args.until, source=args.source, category=args.category,
+        by=args.by, format=args.format, rows_per_file=args.rows_per_file, force=args.force,
+        partition_by=tuple(c.strip() for c in args.partition_by.split(",") if c.strip()),
+    )
+    protected = [settings.warehouse_path, settings.raw_dir, settings.lake_dir]
+    print(export_dataset(settings.warehouse_path, request, protected=protected).summary())
     return EXIT_OK
 
 

@@ -126,20 +126,23 @@ def test_usage_errors_come_from_argparse(capsys):
     assert "'2025-02-30' is not a date" in capsys.readouterr().err
 
 
-def test_read_only_commands_neither_import_prefect_nor_write(loaded_home):
+def test_read_only_commands_neither_import_prefect_nor_write(loaded_home, tmp_path):
     home, _ = loaded_home
     before = {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in home.rglob("*") if p.is_file()}
     probe = (
         "import sys; from flows.cli import main; "
         "codes = [main(['--home', sys.argv[1], 'trend', 'scaling']), main(['--home', sys.argv[1], 'status']), "
-        "main(['--home', sys.argv[1], 'sql', 'select 1'])]; "
+        "main(['--home', sys.argv[1], 'sql', 'select 1']), "
+        "main(['--home', sys.argv[1], 'export', '--format', 'hf', '--out', sys.argv[2]])]; "
         "print('CODES', codes, 'prefect' in sys.modules, 'httpx' in sys.modules)"
     )
     result = subprocess.run(
-        [sys.executable, "-c", probe, str(home)], capture_output=True, text=True, cwd=REPO, env={**os.environ}, timeout=60
+        [sys.executable, "-c", probe, str(home), str(tmp_path / "export")],
+        capture_output=True, text=True, cwd=REPO, env={**os.environ}, timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "CODES [0, 0, 0] False False"
+    assert result.stdout.strip().splitlines()[-1] == "CODES [0, 0, 0, 0] False False"
+    assert (tmp_path / "export" / "manifest.json").is_file()
     after = {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in home.rglob("*") if p.is_file()}
     assert after == before
 
