@@ -33,6 +33,14 @@ class Settings:
     max_retry_wait: float = field(
         default=60.0, metadata={"env": "PAPERTRENDS_MAX_RETRY_WAIT", "help": "cap on any wait, Retry-After included"}
     )
+    writer_wait: float = field(
+        default=60.0,
+        metadata={"env": "PAPERTRENDS_WRITER_WAIT", "help": "seconds a writer waits for another writer's lock"},
+    )
+    reader_wait: float = field(
+        default=30.0,
+        metadata={"env": "PAPERTRENDS_READER_WAIT", "help": "seconds a reader waits while a writer holds the file"},
+    )
 
     @property
     def raw_dir(self) -> Path:
