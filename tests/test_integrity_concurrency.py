@@ -68,8 +68,8 @@ HALF_LOADED_WRITER = (
 
 def test_two_ingests_started_together_take_turns_and_both_load(tmp_path, child_env):
     home = tmp_path / "data"
-    first = daily_files(tmp_path / "a", dt.date(2025, 1, 1), dt.date(2025, 1, 20), seed=1)
-    second = daily_files(tmp_path / "b", dt.date(2025, 3, 1), dt.date(2025, 3, 20), seed=2)
+    first = daily_files(tmp_path / "a", dt.date(2025, 1, 1), dt.date(2025, 1, 10), seed=1)
+    second = daily_files(tmp_path / "b", dt.date(2025, 3, 1), dt.date(2025, 3, 10), seed=2)
     children = [ingest_process(home, tmp_path / "a", child_env), ingest_process(home, tmp_path / "b", child_env)]
     outcomes = [child.communicate(timeout=180) for child in children]
     assert [child.returncode for child in children] == [0, 0], outcomes
@@ -140,7 +140,7 @@ def test_a_reader_during_a_write_waits_and_sees_only_the_committed_state(tmp_pat
 
 def test_readers_keep_working_while_an_ingest_runs_and_never_see_half_a_load(tmp_path, child_env):
     home = tmp_path / "data"
-    items = daily_files(tmp_path / "files", dt.date(2025, 1, 1), dt.date(2025, 2, 28), seed=5)
+    items = daily_files(tmp_path / "files", dt.date(2025, 1, 1), dt.date(2025, 1, 31), seed=5)
     child = ingest_process(home, tmp_path / "files", child_env)
     seen, reads_during = set(), 0
     while child.poll() is None:
@@ -156,7 +156,7 @@ def test_readers_keep_working_while_an_ingest_runs_and_never_see_half_a_load(tmp
         finally:
             con.close()
         reads_during += child.poll() is None
-        time.sleep(0.02)
+        time.sleep(0.05)
     assert child.returncode == 0, child.stderr.read()
     assert reads_during > 0
     assert seen <= {0, items}, f"a reader saw a partial load: {sorted(seen)}"

@@ -85,7 +85,7 @@ def _connect_waiting(path: Path, read_only: bool, wait_seconds: float) -> duckdb
                 waited = f" (waited {wait_seconds:g}s)" if wait_seconds > 0 and _is_lock_conflict(error) else ""
                 raise WarehouseError(_locked_message(path, error) + waited) from error
         time.sleep(delay)
-        delay = min(delay * 2, 0.5)
+        delay = min(delay * 2, 0.2)  # short: readers come and go fast, a writer must not starve
 
 
 def open_writer(path: Path, wait_seconds: float = DEFAULT_OPEN_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
