@@ -64,8 +64,9 @@ def files_under(home: Path, folder: str) -> list[str]:
 def uninterrupted(inputs, tmp_path_factory, prefect_harness):
     """The state an uninterrupted run leaves."""
     home = tmp_path_factory.mktemp("reference") / "data"
-    ingest_files([str(inputs[0])], home=str(home))
-    return {"warehouse": warehouse_state(home), "lake": files_under(home, "lake"), "raw": files_under(home, "raw")}
+    report = ingest_files([str(inputs[0])], home=str(home))
+    counts = (report.inputs, report.items_in, report.items_loaded, report.items_quarantined)
+    return {"warehouse": warehouse_state(home), "lake": files_under(home, "lake"), "raw": files_under(home, "raw"), "counts": counts}
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +156,7 @@ def test_a_killed_ingest_recovers_to_exactly_the_uninterrupted_state(moment, inp
 
     report = ingest_files([str(folder)], home=str(home))  # the next run, as a user would start it
     assert report.status == "completed", (reached, report.summary())
+    assert (report.inputs, report.items_in, report.items_loaded, report.items_quarantined) == uninterrupted["counts"]
     assert report.items_in == report.items_loaded + report.items_quarantined
     assert warehouse_state(home) == expected, reached
     assert files_under(home, "lake") == uninterrupted["lake"], reached
