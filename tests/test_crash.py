@@ -168,3 +168,18 @@ def test_a_killed_ingest_recovers_to_exactly_the_uninterrupted_state(moment, inp
         con.close()
     # A run the kill cut short is marked interrupted, never left 'running'.
     assert statuses[-1] == "completed" and set(statuses[:-1]) <= {"interrupted", "completed"}, (reached, statuses)
+
+
+def test_only_temporaries_of_atomic_writes_are_swept(tmp_path):
+    from flows.integrity import swept_temporaries
+    from flows.raw_archive import write_atomically
+
+    home = tmp_path / "data"
+    write_atomically(home / "lake" / "listings" / "a.parquet", b"whole")
+    leftovers = [home / "lake" / "listings" / ".b.parquet.4242.tmp", home / "raw" / "files" / ".x.json.meta.json.7.tmp"]
+    keep = [home / "raw" / "files" / "notes.tmp", home / "raw" / "files" / "x-0123.json"]
+    for path in leftovers + keep:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"partial")
+    assert sorted(swept_temporaries(home)) == sorted(leftovers)
+    assert all(p.exists() for p in keep) and (home / "lake" / "listings" / "a.parquet").read_bytes() == b"whole"

@@ -138,6 +138,22 @@ def test_a_reader_during_a_write_waits_and_sees_only_the_committed_state(tmp_pat
         assert writer.wait(timeout=30) == 0
 
 
+def test_a_reader_that_gives_up_names_the_writer_holding_the_lock(tmp_path, capsys):
+    home = tmp_path / "data"
+    store.open_writer(home / "warehouse.duckdb").close()
+    holder = holding_process(HOLD_WRITER_LOCK, str(home))
+    writer = holding_process(HALF_LOADED_WRITER, str(home / "warehouse.duckdb"))
+    try:
+        (home / "papertrends.toml").write_text("reader_wait = 0.2\n")
+        assert main(["--home", str(home), "status"]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"(pid {holder.pid} (`" in err and "is writing)" in err
+    finally:
+        for child in (writer, holder):
+            child.stdin.close()
+            child.wait(timeout=30)
+
+
 def test_readers_keep_working_while_an_ingest_runs_and_never_see_half_a_load(tmp_path, child_env):
     home = tmp_path / "data"
     items = daily_files(tmp_path / "files", dt.date(2025, 1, 1), dt.date(2025, 1, 31), seed=5)

@@ -74,6 +74,21 @@ def current_holder(home: Path) -> dict | None:
         return None
 
 
+def held_by(home: Path) -> dict | None:
+    """The holder of the writer lock if some process holds it now, else None (reads, never writes)."""
+    try:
+        handle = lock_path(home).open("r", encoding="utf-8")
+    except OSError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return current_holder(home) or {}
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return None
+
+
 def describe_holder(holder: dict | None) -> str:
     if not holder:
         return "another process (it has not written its name yet)"

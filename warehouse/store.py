@@ -60,7 +60,11 @@ def _configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
 
 
 def _locked_message(path: Path, error: Exception) -> str:
-    return f"warehouse {path} is in use by another process (an ingest may be running); try again shortly [{error}]"
+    from warehouse.locks import describe_holder, held_by
+
+    holder = held_by(path.parent)
+    who = f"{describe_holder(holder)} is writing" if holder is not None else "an ingest may be running"
+    return f"warehouse {path} is in use by another process ({who}); try again shortly [{error}]"
 
 
 # How long an open waits for another process's connection to close before giving up. Connections
