@@ -3,7 +3,7 @@
 Everything is built beside the live copies (lake.rebuild/, warehouse.rebuild.duckdb) under the
 writer lock, checked, and only then swapped in: the warehouse by one atomic rename, so a reader
 sees either the old warehouse or the new one, never a half-built one. The old warehouse is kept
-as warehouse.before-rebuild.duckdb.
+as warehouse.before-rebuild.duckdb. The run ledger is carried over, so history survives a rebuild.
 """
 
 from __future__ import annotations
@@ -60,8 +60,9 @@ def rebuild_from_raw(home: str | None = None) -> RunReport:
     """Re-create the Parquet lake and the DuckDB warehouse from raw/ alone, without the network.
 
     Every landing is normalized again into a fresh lake, loaded into a fresh warehouse with the
-    data checks, and swapped in only when all of that succeeded. The rebuilt warehouse's run
-    ledger starts with this run; the previous warehouse stays as warehouse.before-rebuild.duckdb.
+    data checks, and swapped in only when all of that succeeded. The run ledger (runs, their
+    stages, checks and warnings) is carried over, with this run added; the previous warehouse
+    stays as warehouse.before-rebuild.duckdb.
     """
     started = time.monotonic()
     settings = load_settings(home)
@@ -73,8 +74,14 @@ def rebuild_from_raw(home: str | None = None) -> RunReport:
         integrity.swept_temporaries(settings.home)
         shutil.rmtree(new_lake, ignore_errors=True)
         _remove_duckdb_file(new_warehouse)
+        if settings.warehouse_path.exists():
+            # Brings the live warehouse to this schema and folds in any write-ahead log, so its
+            # run ledger can be carried over and the file moved safely.
+            store.open_writer(settings.warehouse_path, settings.writer_wait).close()
         con = store.open_writer(new_warehouse, settings.writer_wait)
         try:
+            if settings.warehouse_path.exists():
+                store.copy_run_ledger(con, settings.warehouse_path)
             report = RunReport(store.start_run(con, "rebuild-from-raw", {"raw": str(settings.raw_dir)}), "rebuild-from-raw")
             files: list[str] = []
             for record in iter_raw(settings.raw_dir):

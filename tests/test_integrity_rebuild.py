@@ -27,6 +27,14 @@ def contents(home):
         con.close()
 
 
+def ledger(home):
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return {t: con.execute(f"select * from {t} order by all").fetchall() for t in store.RUN_LEDGER_TABLES}
+    finally:
+        con.close()
+
+
 def lake(home):
     return sorted(p.relative_to(home / "lake").as_posix() for p in (home / "lake").rglob("*.parquet"))
 
@@ -55,6 +63,7 @@ def test_rebuild_recreates_lake_and_warehouse_from_raw_alone(tmp_path, capsys, m
     assert main(["--home", str(home), "ingest", "files", str(tmp_path / "files")]) == 0
     before, lake_before = contents(home), lake(home)
     assert before["quarantine"] and before["listings"]
+    ledger_before = ledger(home)
 
     # Offline from here on, and with the lake gone: raw/ is all there is.
     shutil.rmtree(home / "lake")
@@ -73,14 +82,20 @@ def test_rebuild_recreates_lake_and_warehouse_from_raw_alone(tmp_path, capsys, m
     assert not (home / "lake.rebuild").exists() and not (home / "warehouse.rebuild.duckdb").exists()
     con = store.open_reader(home / "warehouse.duckdb")
     try:
-        (flow, status, items_in, loaded, quarantined), = con.execute(
-            "select flow, status, items_in, items_loaded, items_quarantined from runs"
+        (run_id, flow, status, items_in, loaded, quarantined), = con.execute(
+            "select run_id, flow, status, items_in, items_loaded, items_quarantined from runs where run_id = 3"
         ).fetchall()
         assert (flow, status) == ("rebuild-from-raw", "completed")
         assert items_in == loaded + quarantined == len(before["listings"]) + len(before["quarantine"])
-        assert con.execute("select count(*) from run_checks where passed").fetchone() == (6,)
+        assert con.execute("select count(*) from run_checks where passed and run_id = 3").fetchone() == (6,)
     finally:
         con.close()
+    # The history of runs survives the rebuild, and later runs number on after it.
+    after = ledger(home)
+    for table, rows in ledger_before.items():
+        assert [r for r in after[table] if r[0] != 3] == rows, table
+    assert main(["--home", str(home), "ingest", "files", str(tmp_path / "files")]) == 0
+    assert [r[0] for r in ledger(home)["runs"]] == [1, 2, 3, 4]
 
 
 def test_a_rebuild_whose_checks_fail_leaves_the_live_lake_and_warehouse_alone(tmp_path, capsys, monkeypatch):

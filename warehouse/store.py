@@ -329,6 +329,34 @@ def record_run_report(
         raise
 
 
+RUN_LEDGER_TABLES = ("runs", "run_checks", "run_stages", "run_warnings")
+
+
+def copy_run_ledger(con: duckdb.DuckDBPyConnection, source: Path) -> int:
+    """Copy the run ledger of the warehouse at `source` (same schema) into `con`'s; returns runs copied.
+
+    The run_id sequence is moved past the copied runs, so new runs keep numbering after them.
+    """
+    quoted = str(source).replace("'", "''")  # ATTACH takes no parameters: quote the path as a literal
+    con.execute(f"attach '{quoted}' as previous (read_only)")
+    try:
+        con.execute("begin transaction")
+        try:
+            for table in RUN_LEDGER_TABLES:
+                con.execute(f"insert into {table} by name select * from previous.{table}")
+            copied, highest = con.execute("select count(*), coalesce(max(run_id), 0) from runs").fetchone()
+            if highest:
+                # DuckDB sequences cannot be restarted in place; drawing values moves it on.
+                con.execute("select max(nextval('run_id_sequence')) from range(?)", [highest])
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+    finally:
+        con.execute("detach previous")
+    return copied
+
+
 def run_report(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> dict:
     """One run's report (the latest when run_id is None): the run row, stages, checks, warnings."""
     if run_id is None:
