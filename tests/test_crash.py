@@ -3,7 +3,7 @@
 Each time, what is left must be consistent (every visible Parquet file complete, the warehouse
 either without the load or with all of it), and the next run must finish with exactly the state
 of an uninterrupted run. The kill moments are chosen by watching the data root, so they fall in
-the same phases on a fast or a slow machine: lock taken, landing raw files, writing
+the same phases on a fast or a slow machine: landing raw files, writing
 the lake, loading the warehouse, finishing the run.
 """
 
@@ -89,7 +89,6 @@ def lake_complete_for(seconds):
 
 
 MOMENTS = [
-    Moment("writer lock taken", lambda home, total, since_lake: (home / "writer.lock").exists()),
     Moment("landing raw files", lambda home, total, since_lake: sidecars(home) >= total // 2),
     Moment("writing the lake", lambda home, total, since_lake: lake_files(home) >= 1),
     Moment("lake complete, loading", lake_complete_for(0.0)),
