@@ -118,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, metavar="DIR", help="folder to create (must be empty or absent unless --force)")
     export.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
     export.set_defaults(handler=cmd_export)
+    rebuild = commands.add_parser("rebuild", parents=[common], help="re-create lake and warehouse from raw/ alone, offline")
+    rebuild.set_defaults(handler=cmd_rebuild)
 
     demo = commands.add_parser("demo", parents=[common], help="generate sample listings, serve them on 127.0.0.1, ingest, show a trend")
     demo.add_argument("--since", type=_date, default=dt.date(2024, 1, 1))
@@ -217,7 +219,8 @@ def cmd_trend(args) -> int:
     from warehouse import store
 
     terms = [parse_term(t) for t in args.terms]
-    con = store.open_reader(_settings(args).warehouse_path)
+    settings = _settings(args)
+    con = store.open_reader(settings.warehouse_path, settings.reader_wait)
     try:
         frame = store.trend(con, terms, by=args.by, since=args.since, until=args.until)
     finally:
@@ -230,7 +233,8 @@ def cmd_sql(args) -> int:
     from warehouse import store
 
     query = sys.stdin.read() if args.query == "-" else args.query
-    con = store.open_reader(_settings(args).warehouse_path)
+    settings = _settings(args)
+    con = store.open_reader(settings.warehouse_path, settings.reader_wait)
     try:
         frame = store.read_only_query(con, query)
     finally:
@@ -245,7 +249,7 @@ def cmd_status(args) -> int:
     from warehouse import store
 
     settings = _settings(args)
-    con = store.open_reader(settings.warehouse_path)
+    con = store.open_reader(settings.warehouse_path, settings.reader_wait)
     try:
         state = store.status(con)
     finally:
@@ -259,10 +263,22 @@ def cmd_status(args) -> int:
     print(f"listings    {state['listings']} on {state['list_dates']} list dates "
           f"({state['first_list_date'] or '-'} .. {state['last_list_date'] or '-'})")
     print(f"quarantined {state['quarantined']} items")
-    for title, key in (("\nby source", "by_source"), ("\nquarantine reasons", "quarantine_reasons"), ("\nrecent runs", "recent_runs")):
+    for title, key in (("\nby source", "by_source"), ("\nquarantine reasons", "quarantine_reasons"), ("\nrecent runs", "recent_runs"),
+                       ("\nlast run: stages", "last_run_stages"), ("\nlast run: data checks", "last_run_checks")):
         if state[key].height:
             print(title)
             write_frame(state[key], "table")
+    for warning in state["last_run_warnings"]:
+        print(f"last run warning: {warning}")
+    return EXIT_OK
+
+
+def cmd_rebuild(args) -> int:
+    """Re-create the lake and the warehouse from the raw archive alone (no network)."""
+    from flows.rebuild import rebuild_from_raw
+
+    report = rebuild_from_raw(home=str(_settings(args).home))
+    print(report.summary())
     return EXIT_OK
 
 

@@ -287,7 +287,9 @@ def ingest_hf_lists(
             report.warnings.append(
                 f"{requests_made} request(s); {from_archive} page(s) from the archive, {not_modified} not modified{hint}"
             )
-        _normalize_and_load(settings, report, landed)
+        # The list-date range check applies when only date lists were asked for.
+        checked_dates = list(dates) if dates and not (weeks or months or trending) else None
+        _normalize_and_load(settings, report, landed, checked_dates)
     except Exception as error:
         report.failures.append(f"run stopped: {error}")
         report.items_loaded = 0
@@ -295,7 +297,7 @@ def ingest_hf_lists(
     finally:
         report.seconds = time.monotonic() - started
         _end_run(settings, report)
-        _publish(report)
+        _publish(report, settings)
     return report
 
 

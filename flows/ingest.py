@@ -18,7 +18,7 @@ import polars as pl
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from flows import http
+from flows import http, integrity
 from flows.lake import (
     KIND_HF_DAILY_API,
     KIND_HF_DAILY_FILE,
@@ -31,6 +31,7 @@ from flows.lake import (
 from flows.raw_archive import RawRecord, land, utc_now
 from flows.settings import Settings, load_settings
 from warehouse import store
+from warehouse.checks import CheckContext
 
 MAX_PAGES = 200  # a list longer than 200 pages is a server bug, not a busy day
 FILE_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
@@ -66,6 +67,14 @@ class RunReport:
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    stages: list[dict] = field(default_factory=list)  # {stage, items, seconds, detail}, in order
+    started: float = field(default_factory=time.monotonic)
+
+    def stage(self, name: str, since: float, items: int | None = None, detail: str | None = None) -> float:
+        """Record a finished stage that began at monotonic time `since`; returns now."""
+        now = time.monotonic()
+        self.stages.append({"stage": name, "items": items, "seconds": now - since, "detail": detail})
+        return now
 
     @property
     def status(self) -> str:
@@ -198,12 +207,12 @@ def read_lake_files(files: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 @task(name="load-warehouse", cache_policy=NO_CACHE)
-def load_warehouse(settings: Settings, files: list[str], run_id: int) -> dict:
-    """Load lake files into the warehouse in one transaction; returns what changed."""
+def load_warehouse(settings: Settings, files: list[str], run_id: int, checks: CheckContext | None = None) -> dict:
+    """Load lake files into the warehouse in one transaction, data checks included; returns what changed."""
     listings, quarantine = read_lake_files(files)
-    con = store.open_writer(settings.warehouse_path)
+    con = store.open_writer(settings.warehouse_path, settings.writer_wait)
     try:
-        counts = store.load(con, listings, quarantine, run_id)
+        counts = store.load(con, listings, quarantine, run_id, checks=checks)
     finally:
         con.close()
     _logger().info(
@@ -214,24 +223,16 @@ def load_warehouse(settings: Settings, files: list[str], run_id: int) -> dict:
 
 
 def _begin_run(settings: Settings, flow_name: str, arguments: dict) -> int:
-    con = store.open_writer(settings.warehouse_path)
-    try:
-        return store.start_run(con, flow_name, arguments)
-    finally:
-        con.close()
+    # Takes the writer lock for the whole run; _end_run releases it.
+    return integrity.begin_writer_run(settings, flow_name, arguments)
 
 
 def _end_run(settings: Settings, report: RunReport) -> None:
-    con = store.open_writer(settings.warehouse_path)
-    try:
-        message = "; ".join(report.failures + report.warnings)[:4000]
-        store.finish_run(con, report.run_id, report.status, message, **report.counts())
-    finally:
-        con.close()
+    integrity.end_writer_run(settings, report)
 
 
-def _publish(report: RunReport) -> None:
-    """Attach the run report to the Prefect flow run as a markdown artifact."""
+def _publish(report: RunReport, settings: Settings | None = None) -> None:
+    """Attach the run report to the Prefect flow run: a markdown summary and a table of stages and checks."""
     from prefect.artifacts import create_markdown_artifact
 
     body = "# papertrends run report\n\n```\n" + report.summary() + "\n```\n"
@@ -239,21 +240,50 @@ def _publish(report: RunReport) -> None:
         create_markdown_artifact(markdown=body, key=f"papertrends-run-{report.flow}", description="ingestion run report")
     except Exception as error:  # an artifact is a courtesy; its failure must not fail the run
         _logger().warning(f"could not publish the run report artifact: {error}")
+    if settings is not None:
+        integrity.publish_report_tables(settings, report, f"papertrends-run-{report.flow}")
 
 
-def _normalize_and_load(settings: Settings, report: RunReport, landed: list[str]) -> RunReport:
+def _normalize_and_load(settings: Settings, report: RunReport, landed: list[str], dates: list[str] | None = None) -> RunReport:
     """The steps every ingestion shares once its inputs are landed."""
     report.inputs = len(landed)
+    since = report.stage("land", report.started, len(landed), f"{len(landed)} raw input(s)")
     normalized = normalize_to_lake(settings, landed)
     report.items_in = normalized["items_in"]
     report.items_loaded = normalized["loaded"]
     report.items_quarantined = normalized["quarantined"]
     report.warnings += normalized["warnings"]
+    since = report.stage(
+        "normalize", since, normalized["items_in"],
+        f"{normalized['loaded']} rows + {normalized['quarantined']} quarantined in {len(normalized['files'])} lake file(s)",
+    )
     if normalized["files"]:
-        loaded = load_warehouse(settings, normalized["files"], report.run_id)
+        requested = sorted(_parsed_dates(dates or []))
+        checks = CheckContext(
+            since=requested[0] if requested else None,
+            until=requested[-1] if requested else None,
+            items_in=normalized["items_in"],
+        )
+        loaded = load_warehouse(settings, normalized["files"], report.run_id, checks)
         report.listings_new, report.listings_changed = loaded["listings_new"], loaded["listings_changed"]
         report.papers_new, report.papers_changed = loaded["papers_new"], loaded["papers_changed"]
+        report.stage(
+            "load+checks", since, loaded["listings_in"] + loaded["quarantined_in"],
+            f"{report.listings_new} new / {report.listings_changed} changed listings, "
+            f"{report.papers_new} new / {report.papers_changed} changed papers, {loaded['quarantine_new']} new quarantine",
+        )
     return report
+
+
+def _parsed_dates(dates: list[str]) -> list[dt.date]:
+    """The requested dates that are dates (a malformed one is quarantined by its HTTP 400, not here)."""
+    parsed = []
+    for text in dates:
+        try:
+            parsed.append(dt.date.fromisoformat(text))
+        except ValueError:
+            pass
+    return parsed
 
 
 def date_range(since: dt.date, until: dt.date) -> list[str]:
@@ -280,7 +310,7 @@ def ingest_hf_daily(dates: list[str], base_url: str | None = None, home: str | N
                 landed += fetch_daily_list(settings, list_date)
             except http.FetchError as error:
                 report.failures.append(f"{list_date}: {error}")
-        _normalize_and_load(settings, report, landed)
+        _normalize_and_load(settings, report, landed, dates)
     except Exception as error:
         report.failures.append(f"run stopped: {error}")
         report.items_loaded = 0
@@ -288,7 +318,7 @@ def ingest_hf_daily(dates: list[str], base_url: str | None = None, home: str | N
     finally:
         report.seconds = time.monotonic() - started
         _end_run(settings, report)
-        _publish(report)
+        _publish(report, settings)
     return report
 
 
@@ -304,7 +334,7 @@ def ingest_files(paths: list[str], list_date: str | None = None, home: str | Non
     report = RunReport(_begin_run(settings, "ingest-files", {"paths": paths, "list_date": list_date}), "ingest-files")
     try:
         landed = land_files(settings, paths, list_date)
-        _normalize_and_load(settings, report, landed)
+        _normalize_and_load(settings, report, landed, [list_date] if list_date else None)
     except Exception as error:
         report.failures.append(f"run stopped: {error}")
         report.items_loaded = 0
@@ -312,5 +342,5 @@ def ingest_files(paths: list[str], list_date: str | None = None, home: str | Non
     finally:
         report.seconds = time.monotonic() - started
         _end_run(settings, report)
-        _publish(report)
+        _publish(report, settings)
     return report

@@ -67,6 +67,14 @@ class Settings:
         default=3,
         metadata={"env": "PAPERTRENDS_SETTLED_DAYS", "help": "lists older than this many days are served from the raw archive"},
     )
+    writer_wait: float = field(
+        default=60.0,
+        metadata={"env": "PAPERTRENDS_WRITER_WAIT", "help": "seconds a writer waits for another writer's lock"},
+    )
+    reader_wait: float = field(
+        default=30.0,
+        metadata={"env": "PAPERTRENDS_READER_WAIT", "help": "seconds a reader waits while a writer holds the file"},
+    )
 
     @property
     def raw_dir(self) -> Path:

@@ -48,7 +48,8 @@ def build_warehouse(path: Path, since: dt.date, until: dt.date, seed: int) -> No
     store.finish_run(con, run_id, "completed")
     # A few arXiv listings of existing papers, as the arXiv source will add them.
     con.execute(
-        "insert into listings select 'arxiv_new', list_date + 1, paper_id, 0, null, null, fetched_at, 'arxiv-test', raw_sha256 "
+        "insert into listings (source, list_date, paper_id, position, upvotes, num_comments, fetched_at, origin, raw_sha256) "
+            "select 'arxiv_new', list_date + 1, paper_id, 0, null, null, fetched_at, 'arxiv-test', raw_sha256 "
         "from listings order by paper_id limit ?",
         [ARXIV_PAPERS],
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import time
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -61,28 +62,62 @@ def _configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
 
 
 def _locked_message(path: Path, error: Exception) -> str:
-    return f"warehouse {path} is in use by another process (an ingest may be running); try again shortly [{error}]"
+    from warehouse.locks import describe_holder, held_by
+
+    holder = held_by(path.parent)
+    who = f"{describe_holder(holder)} is writing" if holder is not None else "an ingest may be running"
+    return f"warehouse {path} is in use by another process ({who}); try again shortly [{error}]"
 
 
-def open_writer(path: Path) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) the warehouse for writing, with every migration applied."""
+# How long an open waits for another process's connection to close before giving up. Connections
+# are short (a writer holds one only to start a run, load, or finish a run), so waiting beats failing.
+DEFAULT_OPEN_WAIT_SECONDS = 30.0
+_OPEN_RETRY_INTERVAL = 0.05
+
+
+def _is_lock_conflict(error: duckdb.IOException) -> bool:
+    return "lock" in str(error).lower()
+
+
+def _connect_waiting(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+    """Connect, retrying for up to `wait_seconds` while another process holds the file."""
+    deadline = time.monotonic() + max(wait_seconds, 0.0)
+    delay = _OPEN_RETRY_INTERVAL
+    while True:
+        try:
+            return _configure(duckdb.connect(str(path), read_only=read_only))
+        except duckdb.IOException as error:
+            if not _is_lock_conflict(error) or time.monotonic() + delay > deadline:
+                waited = f" (waited {wait_seconds:g}s)" if wait_seconds > 0 and _is_lock_conflict(error) else ""
+                raise WarehouseError(_locked_message(path, error) + waited) from error
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)  # short: readers come and go fast, a writer must not starve
+
+
+def open_writer(path: Path, wait_seconds: float = DEFAULT_OPEN_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the warehouse for writing, with every migration applied.
+
+    While another process has the file open, retries for up to `wait_seconds`.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    con = _connect_waiting(path, read_only=False, wait_seconds=wait_seconds)
     try:
-        con = _configure(duckdb.connect(str(path)))
-    except duckdb.IOException as error:
-        raise WarehouseError(_locked_message(path, error)) from error
-    apply_migrations(con)
+        apply_migrations(con)
+    except Exception:
+        con.close()
+        raise
     return con
 
 
-def open_reader(path: Path) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse read-only; never creates or changes a file."""
+def open_reader(path: Path, wait_seconds: float = DEFAULT_OPEN_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse read-only; never creates or changes a file.
+
+    While a writer holds the file (an ingest loading), retries for up to `wait_seconds`; a writer
+    commits whole loads only, so whatever the reader then sees is a finished state.
+    """
     if not path.exists():
         raise WarehouseError(f"no warehouse at {path}: run `papertrends ingest ...` first (or set PAPERTRENDS_HOME)")
-    try:
-        con = _configure(duckdb.connect(str(path), read_only=True))
-    except duckdb.IOException as error:
-        raise WarehouseError(_locked_message(path, error)) from error
+    con = _connect_waiting(path, read_only=True, wait_seconds=wait_seconds)
     version = schema_version(con)
     known = max(v for v, _, _ in migrations())
     if version != known:
@@ -102,8 +137,11 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("select coalesce(max(version), 0) from schema_migrations").fetchone()[0]
 
 
-def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply missing migrations in order, each in its own transaction; refuse a newer schema."""
+def apply_migrations(con: duckdb.DuckDBPyConnection, up_to: int | None = None) -> list[int]:
+    """Apply missing migrations in order, each in its own transaction; refuse a newer schema.
+
+    `up_to` stops after that version (tests build old-schema warehouses with it).
+    """
     con.execute(
         "create table if not exists schema_migrations (version integer primary key, name varchar, applied_at timestamptz)"
     )
@@ -116,7 +154,7 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
         )
     applied = []
     for version, name, sql in known:
-        if version <= current:
+        if version <= current or (up_to is not None and version > up_to):
             continue
         con.execute("begin transaction")
         try:
@@ -157,10 +195,19 @@ def _existing(con, table: str, key: list[str], keys: pl.DataFrame, schema: dict)
     return frame.select(list(schema)).cast(schema) if frame.height else pl.DataFrame(schema=schema)
 
 
-def load(con: duckdb.DuckDBPyConnection, listings: pl.DataFrame, quarantine: pl.DataFrame, run_id: int) -> LoadCounts:
+def load(
+    con: duckdb.DuckDBPyConnection,
+    listings: pl.DataFrame,
+    quarantine: pl.DataFrame,
+    run_id: int,
+    checks=None,
+) -> LoadCounts:
     """Merge listing rows, their papers and quarantined items into the warehouse in one transaction.
 
-    Loading the same rows again changes nothing: only new or changed rows are written.
+    Loading the same rows again changes nothing: only new or changed rows are written. With
+    `checks` (a warehouse.checks.CheckContext) the declared data checks run inside the
+    transaction; their results are stored under `run_id`, and if any fails the load is rolled
+    back and ChecksFailed is raised.
     """
     listings = listings.cast(LISTING_SCHEMA)
     counts = LoadCounts(listings_in=listings.height, quarantined_in=quarantine.height)
@@ -201,11 +248,35 @@ def load(con: duckdb.DuckDBPyConnection, listings: pl.DataFrame, quarantine: pl.
             con.unregister("quarantine_to_write")
             counts.quarantine_new = con.execute("select count(*) from quarantine").fetchone()[0] - before
         counts.upvote_sightings_new = record_upvotes(con, upvote_history_from_listings(listings))
+        if checks is not None:
+            _check_batch(con, listings, quarantine, run_id, checks)
         con.execute("commit")
-    except Exception:
+    except Exception as error:
         con.execute("rollback")
+        results = getattr(error, "results", None)
+        if checks is not None and results is not None:
+            # The load is gone; what the checks found is kept, so the run can explain itself.
+            from warehouse.checks import record_results
+
+            record_results(con, run_id, results)
         raise
     return counts
+
+
+def _check_batch(con, listings: pl.DataFrame, quarantine: pl.DataFrame, run_id: int, context) -> None:
+    """Run the declared checks on the merged state and this batch; raise ChecksFailed on any failure."""
+    from warehouse.checks import ChecksFailed, record_results, run_checks
+
+    con.register("batch_listings", listings)
+    con.register("batch_quarantine", quarantine.cast(QUARANTINE_SCHEMA))
+    try:
+        results = run_checks(con, context)
+    finally:
+        con.unregister("batch_listings")
+        con.unregister("batch_quarantine")
+    if not all(r.passed for r in results):
+        raise ChecksFailed(results)
+    record_results(con, run_id, results)
 
 
 def start_run(con: duckdb.DuckDBPyConnection, flow: str, arguments: dict) -> int:
@@ -230,6 +301,85 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: int, status: str, message
         f"update runs set finished_at = now(), status = ?, message = ?{assignments} where run_id = ?",
         [status, message, *counts.values(), run_id],
     )
+
+
+def close_interrupted_runs(con: duckdb.DuckDBPyConnection) -> int:
+    """Mark runs still 'running' as interrupted; call only while holding the writer lock."""
+    interrupted = con.execute(
+        "update runs set status = 'interrupted', message = coalesce(message, '') || "
+        "'the process ended before the run finished (killed or crashed); nothing it loaded was half-applied' "
+        "where status = 'running' returning run_id"
+    ).fetchall()
+    return len(interrupted)
+
+
+def record_run_report(
+    con: duckdb.DuckDBPyConnection, run_id: int, stages: list[dict], warnings: list[str]
+) -> None:
+    """Store a run's stages (name, items, seconds, detail) and warnings, in one transaction."""
+    con.execute("begin transaction")
+    try:
+        con.execute("delete from run_stages where run_id = ?", [run_id])
+        con.execute("delete from run_warnings where run_id = ?", [run_id])
+        for order, stage in enumerate(stages):
+            con.execute(
+                "insert into run_stages values (?, ?, ?, ?, ?, ?)",
+                [run_id, order, stage["stage"], stage.get("items"), stage.get("seconds"), stage.get("detail")],
+            )
+        for position, warning in enumerate(warnings):
+            con.execute("insert into run_warnings values (?, ?, ?)", [run_id, position, warning[:4000]])
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+
+
+RUN_LEDGER_TABLES = ("runs", "run_checks", "run_stages", "run_warnings")
+
+
+def copy_run_ledger(con: duckdb.DuckDBPyConnection, source: Path) -> int:
+    """Copy the run ledger of the warehouse at `source` (same schema) into `con`'s; returns runs copied.
+
+    The run_id sequence is moved past the copied runs, so new runs keep numbering after them.
+    """
+    quoted = str(source).replace("'", "''")  # ATTACH takes no parameters: quote the path as a literal
+    con.execute(f"attach '{quoted}' as previous (read_only)")
+    try:
+        con.execute("begin transaction")
+        try:
+            for table in RUN_LEDGER_TABLES:
+                con.execute(f"insert into {table} by name select * from previous.{table}")
+            copied, highest = con.execute("select count(*), coalesce(max(run_id), 0) from runs").fetchone()
+            if highest:
+                # DuckDB sequences cannot be restarted in place; drawing values moves it on.
+                con.execute("select max(nextval('run_id_sequence')) from range(?)", [highest])
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+    finally:
+        con.execute("detach previous")
+    return copied
+
+
+def run_report(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> dict:
+    """One run's report (the latest when run_id is None): the run row, stages, checks, warnings."""
+    if run_id is None:
+        run_id = con.execute("select max(run_id) from runs").fetchone()[0]
+    if run_id is None:
+        return {}
+    run = con.execute("select * from runs where run_id = ?", [run_id]).pl()
+    stages = con.execute(
+        "select stage, items, round(seconds, 3) as seconds, detail from run_stages where run_id = ? order by stage_order",
+        [run_id],
+    ).pl()
+    checks = con.execute(
+        "select check_name, passed, offending, example from run_checks where run_id = ? order by check_name", [run_id]
+    ).pl()
+    warnings = [w for (w,) in con.execute(
+        "select warning from run_warnings where run_id = ? order by position", [run_id]
+    ).fetchall()]
+    return {"run": run.to_dicts()[0] if run.height else {}, "stages": stages, "checks": checks, "warnings": warnings}
 
 
 def trend(
@@ -289,6 +439,7 @@ def status(con: duckdb.DuckDBPyConnection, recent: int = 5) -> dict:
         "items_quarantined, listings_new, papers_new, message from runs order by run_id desc limit ?",
         [recent],
     ).pl()
+    report = run_report(con) if "run_stages" in _tables(con) else {}
     return {
         "papers": papers,
         "listings": listings,
@@ -300,6 +451,9 @@ def status(con: duckdb.DuckDBPyConnection, recent: int = 5) -> dict:
         "quarantine_reasons": reasons,
         "recent_runs": runs,
         "schema_version": schema_version(con),
+        "last_run_stages": report.get("stages", pl.DataFrame()),
+        "last_run_checks": report.get("checks", pl.DataFrame()),
+        "last_run_warnings": report.get("warnings", []),
     }
 
 
@@ -415,3 +569,5 @@ def resolve_title(
     except Exception:
         con.execute("rollback")
         raise
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {name for (name,) in con.execute("select table_name from information_schema.tables").fetchall()}

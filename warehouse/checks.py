@@ -1,0 +1,120 @@
+"""Declared data checks: read warehouse/sql/checks.sql, run each block inside a load, record results.
+
+The checks themselves are data (SQL blocks beside the schema); this module only parses and runs
+them. A check passes when its query returns no rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+import duckdb
+
+from warehouse.store import WarehouseError
+
+CHECKS_FILE = "checks.sql"
+_BLOCK_START = re.compile(r"^-- check: *(\w+) *$", re.MULTILINE)
+_PARAMETER = re.compile(r"\$(\w+)")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One declared check: its name, what it guards (its comment) and its query."""
+
+    name: str
+    description: str
+    sql: str
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What a run asked for, for checks that compare against it (None = not stated)."""
+
+    since: dt.date | None = None
+    until: dt.date | None = None
+    items_in: int | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """How one check came out: passed, how many rows offended, the first of them."""
+
+    name: str
+    passed: bool
+    offending: int
+    example: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.name}: {'passed' if self.passed else f'{self.offending} offending row(s), e.g. {self.example}'}"
+
+
+class ChecksFailed(WarehouseError):
+    """One or more data checks failed; the load was rolled back."""
+
+    def __init__(self, results: list[CheckResult]):
+        self.results = results
+        failed = [r.describe() for r in results if not r.passed]
+        super().__init__(f"data checks failed, load rolled back: {'; '.join(failed)}")
+
+
+def parse_checks(text: str) -> list[Check]:
+    """The checks declared in `text`, in file order."""
+    starts = list(_BLOCK_START.finditer(text))
+    checks = []
+    for index, match in enumerate(starts):
+        end = starts[index + 1].start() if index + 1 < len(starts) else len(text)
+        body = text[match.end():end].strip()
+        comment = [line[2:].strip() for line in body.splitlines() if line.startswith("--")]
+        sql = "\n".join(line for line in body.splitlines() if not line.startswith("--")).strip().rstrip(";")
+        if not sql:
+            raise ValueError(f"check {match.group(1)} in {CHECKS_FILE} has no query")
+        checks.append(Check(match.group(1), " ".join(comment), sql))
+    names = [c.name for c in checks]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{CHECKS_FILE} declares a check name twice: {names}")
+    return checks
+
+
+def declared_checks() -> list[Check]:
+    """Every check shipped in warehouse/sql/checks.sql."""
+    return parse_checks(resources.files("warehouse").joinpath("sql", CHECKS_FILE).read_text("utf-8"))
+
+
+def run_check(con: duckdb.DuckDBPyConnection, check: Check, context: CheckContext) -> CheckResult:
+    """Run one check; the batch views it reads must be registered on `con`."""
+    values = {"since": context.since, "until": context.until, "items_in": context.items_in}
+    wanted = set(_PARAMETER.findall(check.sql))
+    unknown = wanted - set(values)
+    if unknown:
+        raise ValueError(f"check {check.name} uses unknown parameters: {sorted(unknown)}")
+    cursor = con.execute(f"select * from ({check.sql}) as offending", {k: values[k] for k in wanted})
+    columns = [d[0] for d in cursor.description]
+    rows = cursor.fetchall()
+    example = json.dumps(dict(zip(columns, rows[0])), default=str) if rows else None
+    return CheckResult(check.name, not rows, len(rows), example)
+
+
+def run_checks(con: duckdb.DuckDBPyConnection, context: CheckContext, checks: list[Check] | None = None) -> list[CheckResult]:
+    """Run every declared check (or `checks`) and return all results, failed ones included."""
+    return [run_check(con, check, context) for check in (declared_checks() if checks is None else checks)]
+
+
+def record_results(con: duckdb.DuckDBPyConnection, run_id: int, results: list[CheckResult]) -> None:
+    """Store a run's check results (replacing any earlier ones of the same run)."""
+    for result in results:
+        con.execute(
+            "insert or replace into run_checks values (?, ?, ?, ?, ?, now())",
+            [run_id, result.name, result.passed, result.offending, result.example],
+        )
+
+
+def results_of_run(con: duckdb.DuckDBPyConnection, run_id: int) -> list[CheckResult]:
+    """The check results stored for one run."""
+    rows = con.execute(
+        "select check_name, passed, offending, example from run_checks where run_id = ? order by check_name", [run_id]
+    ).fetchall()
+    return [CheckResult(*row) for row in rows]
