@@ -204,7 +204,7 @@ def test_a_killed_backfill_resumes_where_it_stopped(home, lists, capsys):
         assert "6 date(s): 3 done, 3 skipped" in out
     assert rows(home, "select count(*) from listings") == [(sum(len(items) for items in lists.values()),)]
     # the killed run never finished; its row says so
-    assert [status for (status,) in rows(home, "select status from runs order by run_id")] == ["running", "completed"]
+    assert [status for (status,) in rows(home, "select status from runs order by run_id")] == ["interrupted", "completed"]
 
 
 def test_usage_errors(home, capsys):

@@ -116,7 +116,7 @@ def test_an_orphan_listing_fails_listing_paper_exists(con):
     # later load until it is repaired: the warehouse is never silently wrong.
     def orphan(connection):
         connection.execute(
-            "insert into listings values ('hf_daily', ?, '2501.09999', 0, 1, 0, now(), 'hand edit', 'sha')", [JAN]
+            "insert into listings (source, list_date, paper_id, position, upvotes, num_comments, fetched_at, origin, raw_sha256) values ('hf_daily', ?, '2501.09999', 0, 1, 0, now(), 'hand edit', 'sha')", [JAN]
         )
 
     result = assert_fails_and_rolls_back(
@@ -150,7 +150,7 @@ def test_a_failing_check_fails_the_ingest_run_loudly_and_keeps_the_previous_stat
     files = tmp_path / "files"
     write_daily_files(generate_daily_lists(dt.date(2025, 1, 1), dt.date(2025, 1, 3), seed=4), files)
     con = store.open_writer(home / "warehouse.duckdb")
-    con.execute("insert into listings values ('hf_daily', ?, '2501.09999', 0, 1, 0, now(), 'hand edit', 'sha')", [JAN])
+    con.execute("insert into listings (source, list_date, paper_id, position, upvotes, num_comments, fetched_at, origin, raw_sha256) values ('hf_daily', ?, '2501.09999', 0, 1, 0, now(), 'hand edit', 'sha')", [JAN])
     con.close()
 
     code = main(["--home", str(home), "ingest", "files", str(files)])
