@@ -124,3 +124,22 @@ def test_read_only_query_refuses_writes(con):
         with pytest.raises(store.WarehouseError):
             store.read_only_query(con, sql)
     assert store.read_only_query(con, "select 42 as answer").rows() == [(42,)]
+
+
+def test_a_migration_numbered_below_the_newest_applied_one_is_still_applied(tmp_path):
+    path = tmp_path / "w.duckdb"
+    con = store.open_writer(path)
+    newest = max(v for v, _, _ in store.migrations())
+    con.execute("delete from schema_migrations where version = 1 + 1")  # as if 002 merged after the rest
+    con.close()
+    with pytest.raises(store.WarehouseError, match="older papertrends"):
+        store.open_reader(path)
+    con = store.duckdb.connect(str(path))
+    try:
+        con.execute("drop table if exists run_warnings")  # what 002 makes, so re-applying it works
+        con.execute("drop table if exists run_stages")
+        con.execute("drop table if exists run_checks")
+        assert store.apply_migrations(con) == [2]
+        assert store.applied_versions(con) == {v for v, _, _ in store.migrations()} and store.schema_version(con) == newest
+    finally:
+        con.close()

@@ -63,15 +63,20 @@ def listings_merged(existing: pl.DataFrame, incoming: pl.DataFrame) -> pl.DataFr
     return listings_deduplicated(pl.concat([existing, incoming.select(existing.columns)]))
 
 
-def rows_new_or_changed(merged: pl.DataFrame, existing: pl.DataFrame, key: list[str]) -> tuple[pl.DataFrame, int, int]:
-    """The merged rows that differ from what exists, with counts of new and changed rows."""
+def rows_new_or_changed(
+    merged: pl.DataFrame, existing: pl.DataFrame, key: list[str], ignore: tuple[str, ...] = ("observed_at",)
+) -> tuple[pl.DataFrame, int, int]:
+    """The merged rows that differ from what exists, with counts of new and changed rows.
+
+    Columns in `ignore` (bookkeeping such as observed_at) do not make a row count as changed.
+    """
     columns = merged.columns
     before = existing.select(columns).with_columns(_before=pl.lit(True))
     compared = merged.join(before, on=key, how="left", suffix="__old", nulls_equal=True)
     is_new = pl.col("_before").is_null()
     differs = pl.any_horizontal(
-        [pl.col(c).ne_missing(pl.col(f"{c}__old")) for c in columns if c not in key]
-    ) if len(columns) > len(key) else pl.lit(False)
+        [pl.col(c).ne_missing(pl.col(f"{c}__old")) for c in columns if c not in key and c not in ignore]
+    ) if len(set(columns) - set(key) - set(ignore)) else pl.lit(False)
     flagged = compared.with_columns(_new=is_new, _changed=~is_new & differs)
     to_write = flagged.filter(pl.col("_new") | pl.col("_changed")).select(columns)
     return to_write, int(flagged["_new"].sum()), int(flagged["_changed"].sum())

@@ -58,6 +58,8 @@ def migrations() -> list[tuple[int, str, str]]:
 
 def _configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     con.execute("set TimeZone = 'UTC'")
+    # DuckDB's progress bar would print into piped command output on long queries.
+    con.execute("set enable_progress_bar = false")
     return con
 
 
@@ -120,7 +122,8 @@ def open_reader(path: Path, wait_seconds: float = DEFAULT_OPEN_WAIT_SECONDS) -> 
     con = _connect_waiting(path, read_only=True, wait_seconds=wait_seconds)
     version = schema_version(con)
     known = max(v for v, _, _ in migrations())
-    if version != known:
+    missing = {v for v, _, _ in migrations()} - applied_versions(con)
+    if version != known or missing:
         con.close()
         newer = "a newer papertrends" if version > known else "an older papertrends; run an ingest to upgrade it"
         raise WarehouseError(f"warehouse {path} has schema {version}, this papertrends knows {known}: made by {newer}")
@@ -135,6 +138,14 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     if not exists:
         return 0
     return con.execute("select coalesce(max(version), 0) from schema_migrations").fetchone()[0]
+
+
+def applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
+    """Versions of the migrations recorded in this warehouse."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_name = 'schema_migrations'"
+    ).fetchone()[0]
+    return {v for (v,) in con.execute("select version from schema_migrations").fetchall()} if exists else set()
 
 
 def apply_migrations(con: duckdb.DuckDBPyConnection, up_to: int | None = None) -> list[int]:
@@ -152,9 +163,12 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, up_to: int | None = None) -
             f"warehouse has schema {current} but this papertrends knows only up to {known[-1][0]}: "
             "it was made by a newer version; upgrade papertrends"
         )
+    # Set-based, not "above the current version": a migration numbered below one already applied
+    # (branches merged in another order) still gets applied.
+    done = applied_versions(con)
     applied = []
     for version, name, sql in known:
-        if version <= current or (up_to is not None and version > up_to):
+        if version in done or (up_to is not None and version > up_to):
             continue
         con.execute("begin transaction")
         try:
