@@ -24,6 +24,7 @@ independent of transforms/terms.py, so a benchmark can check the pipeline's answ
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import random
 import re
@@ -129,6 +130,7 @@ def _filled(rng: random.Random, templates, count: int, title: bool) -> list[str]
     return out
 
 
+@functools.lru_cache(maxsize=2)
 def _pools(seed: int) -> tuple[dict[str, _Pool], dict[str, _Pool]]:
     rng = random.Random(f"papertrends-bench-pools-{seed}")
     sentences = {name: _Pool(_filled(rng, templates, POOL_VARIANTS, False)) for name, templates, _ in _SLOTS}
@@ -136,6 +138,7 @@ def _pools(seed: int) -> tuple[dict[str, _Pool], dict[str, _Pool]]:
     return sentences, titles
 
 
+@functools.lru_cache(maxsize=2)
 def _people(seed: int, count: int = 5000) -> pl.DataFrame:
     """Author pool: HF author JSON objects, arXiv display names and authors_parsed entries."""
     rng = random.Random(f"papertrends-bench-people-{seed}")
