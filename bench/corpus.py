@@ -4,7 +4,7 @@
 
     folder/hf/YYYY-MM-DD.json        Hugging Face daily-papers API responses, one list per date
     folder/arxiv/snapshot.jsonl      the same papers as arXiv's metadata snapshot (Kaggle JSON Lines)
-    folder/truth.json                per year: papers first listed, and papers matching each query
+    folder/truth.json                per year and month: papers first listed, and papers matching each query
     folder/manifest.json             size, seed, counts, bytes, generation seconds
 
 flows/sample_listings.py builds one item at a time in Python (right for demos, ~10 ms a paper);
@@ -38,7 +38,7 @@ from flows import sample_listings as vocab
 
 START = dt.date(2018, 1, 1)
 END = dt.date(2025, 12, 31)
-POOL_VARIANTS = 1500          # filled variants per sentence category
+POOL_VARIANTS = 800           # filled variants per sentence category (titles: 3x)
 RELIST_SHARE = 0.02
 MAX_AUTHORS = 16
 MAX_KEYWORDS = 6
@@ -54,11 +54,10 @@ def _words(text: str) -> list[str]:
     return [w.casefold() for w in _WORD.findall(text)]
 
 
-def _matches(query: str, text: str) -> bool:
-    """Whether `text` contains the query as whole consecutive words (trailing * = prefix)."""
+def _matches(query: str, have: list[str]) -> bool:
+    """Whether the words `have` contain the query as whole consecutive words (trailing * = prefix)."""
     prefix = query.endswith("*")
     wanted = _words(query.rstrip("*"))
-    have = _words(text)
     n = len(wanted)
     for i in range(len(have) - n + 1):
         window = have[i : i + n]
@@ -116,7 +115,8 @@ class _Pool:
     def __init__(self, texts: list[str]):
         self.texts = texts
         self.escaped = pl.Series([_json_inner(t) for t in texts], dtype=pl.String)
-        self.flags = {q: np.array([_matches(q, t) for t in texts], dtype=bool) for q in QUERIES}
+        words = [_words(t) for t in texts]
+        self.flags = {q: np.array([_matches(q, w) for w in words], dtype=bool) for q in QUERIES}
 
 
 def _filled(rng: random.Random, templates, count: int, title: bool) -> list[str]:
@@ -130,16 +130,16 @@ def _filled(rng: random.Random, templates, count: int, title: bool) -> list[str]
     return out
 
 
-@functools.lru_cache(maxsize=2)
-def _pools(seed: int) -> tuple[dict[str, _Pool], dict[str, _Pool]]:
+@functools.lru_cache(maxsize=1)
+def _pools(seed: int = 0) -> tuple[dict[str, _Pool], dict[str, _Pool]]:
     rng = random.Random(f"papertrends-bench-pools-{seed}")
     sentences = {name: _Pool(_filled(rng, templates, POOL_VARIANTS, False)) for name, templates, _ in _SLOTS}
-    titles = {name: _Pool(_filled(rng, templates, POOL_VARIANTS * 4, True)) for name, templates in _TITLE_KINDS}
+    titles = {name: _Pool(_filled(rng, templates, POOL_VARIANTS * 3, True)) for name, templates in _TITLE_KINDS}
     return sentences, titles
 
 
-@functools.lru_cache(maxsize=2)
-def _people(seed: int, count: int = 5000) -> pl.DataFrame:
+@functools.lru_cache(maxsize=1)
+def _people(seed: int = 0, count: int = 5000) -> pl.DataFrame:
     """Author pool: HF author JSON objects, arXiv display names and authors_parsed entries."""
     rng = random.Random(f"papertrends-bench-people-{seed}")
     rows = []
@@ -157,14 +157,20 @@ def _people(seed: int, count: int = 5000) -> pl.DataFrame:
 # --- per-paper decisions -------------------------------------------------------------------------
 
 
-def _papers(size: int, seed: int, sentences: dict[str, _Pool], titles: dict[str, _Pool]) -> dict[str, np.ndarray]:
-    """Every random decision for `size` papers, as arrays (papers ordered by first list date)."""
+def _papers(size: int, seed: int, sentences: dict[str, _Pool], titles: dict[str, _Pool],
+            first: dt.date = START, last: dt.date = END) -> dict[str, np.ndarray]:
+    """Every random decision for `size` papers, as arrays (papers ordered by first list date).
+
+    Days are counted from START whatever the range, so every later step dates them the same way.
+    """
     rng = np.random.default_rng(seed)
-    days = (END - START).days + 1
-    weekday = (np.arange(days) + START.weekday()) % 7
+    days = (last - first).days + 1
+    weekday = (np.arange(days) + first.weekday()) % 7
     weights = np.where(weekday >= 5, 1 / 3, 1.0)
-    day = np.sort(rng.choice(days, size=size, p=weights / weights.sum())).astype(np.int32)
-    t = day / (days - 1)
+    offset = (first - START).days
+    drawn = np.sort(rng.choice(days, size=size, p=weights / weights.sum())).astype(np.int32)
+    t = drawn / max(1, days - 1)
+    day = drawn + offset
     r = rng.random((size, 8))
     scaling = r[:, 0] < vocab.SCALING_SHARE_START + (vocab.SCALING_SHARE_END - vocab.SCALING_SHARE_START) * t
     its = scaling & (r[:, 1] < np.clip((t - 0.5) / 0.5, 0, None) * vocab.INFERENCE_TIME_SHARE_END)
@@ -242,15 +248,16 @@ def _published(papers) -> pl.Series:
 
 
 def _truth(papers, sentences, titles) -> dict:
-    """Per year of first listing: papers, and papers matching each query (title or abstract)."""
+    """Per year and per month of first listing: papers, and papers matching each query (title or abstract)."""
     title_kinds = [name for name, _ in _TITLE_KINDS]
-    year = np.array([(START + dt.timedelta(days=int(d))).year for d in range(int(papers["day"].max()) + 1)])[papers["day"]]
-    result = {"papers": {}, "matches": {q: {} for q in QUERIES}}
-    years = np.unique(year)
-    for y in years:
-        result["papers"][str(y)] = int((year == y).sum())
+    calendar = [START + dt.timedelta(days=d) for d in range(int(papers["day"].max()) + 1)]
+    periods = {
+        "year": np.array([f"{d:%Y}" for d in calendar])[papers["day"]],
+        "month": np.array([f"{d:%Y-%m}" for d in calendar])[papers["day"]],
+    }
+    hits = {}
     for q in QUERIES:
-        hit = np.zeros(len(year), dtype=bool)
+        hit = np.zeros(len(papers["day"]), dtype=bool)
         for k, name in enumerate(title_kinds):
             sel = papers["kind"] == k
             hit[sel] |= titles[name].flags[q][papers["title_idx"][sel]]
@@ -258,8 +265,14 @@ def _truth(papers, sentences, titles) -> dict:
             idx = papers[f"s_{name}"]
             has = idx >= 0
             hit[has] |= sentences[name].flags[q][idx[has]]
-        for y in years:
-            result["matches"][q][str(y)] = int((hit & (year == y)).sum())
+        hits[q] = hit
+    result = {}
+    for by, period in periods.items():
+        keys, inverse = np.unique(period, return_inverse=True)
+        result[by] = {
+            "papers": dict(zip(keys.tolist(), np.bincount(inverse).tolist())),
+            "matches": {q: dict(zip(keys.tolist(), np.bincount(inverse, weights=hits[q]).astype(int).tolist())) for q in QUERIES},
+        }
     return result
 
 
@@ -360,21 +373,23 @@ def _arxiv_lines(frame: pl.DataFrame) -> pl.Series:
     )).to_series()
 
 
-def generate(folder: Path, size: int, seed: int = 7, arxiv: bool = True) -> dict:
+def generate(folder: Path, size: int, seed: int = 7, arxiv: bool = True, first: dt.date = START, last: dt.date = END) -> dict:
     """Write a corpus of `size` papers under `folder` (hf/, arxiv/, truth.json); returns the manifest.
 
-    Reuses an existing corpus with the same size and seed (its manifest says so).
+    Papers are first listed between `first` and `last` (default 2018 to 2025, about 34 papers a
+    day at 100k, 920 at 2.7M). Reuses an existing corpus made with the same arguments.
     """
     folder = Path(folder)
     manifest_path = folder / "manifest.json"
     if manifest_path.exists():
         manifest = json.loads(manifest_path.read_text())
-        if manifest.get("size") == size and manifest.get("seed") == seed and (manifest.get("arxiv") or not arxiv):
+        same = (manifest.get("size"), manifest.get("seed"), manifest.get("range")) == (size, seed, [first.isoformat(), last.isoformat()])
+        if same and (manifest.get("arxiv") or not arxiv):
             return manifest
     started = time.monotonic()
-    sentences, titles = _pools(seed)
-    people = _people(seed)
-    papers = _papers(size, seed, sentences, titles)
+    sentences, titles = _pools()
+    people = _people()
+    papers = _papers(size, seed, sentences, titles, first, last)
     ids = _arxiv_ids(papers)
     truth = _truth(papers, sentences, titles)
     # Listing rows: every first listing, plus re-listings a few days later (same paper, new upvotes).
@@ -402,9 +417,9 @@ def generate(folder: Path, size: int, seed: int = 7, arxiv: bool = True) -> dict
             items = _hf_items(frame)
             if carry is not None:
                 items = pl.concat([carry, items])
-            last = items["list_date"][-1]
-            carry = items.filter(pl.col("list_date") == last) if end < len(rows) else None
-            complete = items.filter(pl.col("list_date") != last) if end < len(rows) else items
+            open_date = items["list_date"][-1]
+            carry = items.filter(pl.col("list_date") == open_date) if end < len(rows) else None
+            complete = items.filter(pl.col("list_date") != open_date) if end < len(rows) else items
             for (date,), day_items in complete.group_by("list_date", maintain_order=True):
                 body = "[\n" + ",\n".join(day_items["item"].to_list()) + "\n]\n"
                 data = body.encode("utf-8")
@@ -412,9 +427,9 @@ def generate(folder: Path, size: int, seed: int = 7, arxiv: bool = True) -> dict
                 hf_bytes += len(data)
                 files += 1
     manifest = {
-        "size": size, "seed": seed, "arxiv": arxiv, "papers": size, "listing_rows": int(len(rows)),
+        "size": size, "seed": seed, "arxiv": arxiv, "range": [first.isoformat(), last.isoformat()], "papers": size, "listing_rows": int(len(rows)),
         "relisted": int(len(relisted)), "hf_files": files, "hf_bytes": hf_bytes, "arxiv_bytes": arxiv_bytes,
-        "first_date": START.isoformat(), "last_date": (START + dt.timedelta(days=int(list_day.max()))).isoformat(),
+        "first_date": first.isoformat(), "last_date": (START + dt.timedelta(days=int(list_day.max()))).isoformat(),
         "seconds": round(time.monotonic() - started, 2),
     }
     (folder / "truth.json").write_text(json.dumps(truth, indent=1))
@@ -424,8 +439,8 @@ def generate(folder: Path, size: int, seed: int = 7, arxiv: bool = True) -> dict
 
 def new_day(folder: Path, list_date: dt.date, count: int = 50, seed: int = 7) -> Path:
     """One more daily-papers file of `count` new papers on `list_date` (ids in a month no corpus uses)."""
-    sentences, titles = _pools(seed)
-    people = _people(seed)
+    sentences, titles = _pools()
+    people = _people()
     papers = _papers(count, seed + list_date.toordinal(), sentences, titles)
     papers["day"] = np.full(count, (list_date - START).days, np.int32)
     papers["lag"] = np.zeros(count, np.int64)

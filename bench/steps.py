@@ -87,6 +87,8 @@ def step_papertrends_flow(corpus: str, home: str, prefect_home: str) -> dict:
     os.environ["PREFECT_HOME"] = prefect_home
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # On a busy machine the temporary server needs longer than Prefect's default 20 s to come up.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
     os.environ.pop("PREFECT_API_URL", None)
     from flows.ingest import ingest_files
 
@@ -204,6 +206,7 @@ def step_trend_latency(home: str, corpus: str, repeats: int = 20) -> dict:
     from warehouse import store
 
     truth = json.loads(Path(corpus, "truth.json").read_text())
+    truth = truth.get("year", truth)  # corpora written before truth had months: per year only
     con = store.open_reader(load_settings(home).warehouse_path)
     results = {}
     for kind, text in TREND_QUERIES:
