@@ -140,7 +140,8 @@ def _bulk(steps: dict, size: int) -> list[str]:
     if tasks:
         phases = tasks["phases"]
         lines += [
-            "papertrends phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items())
+            "papertrends phases: " + ", ".join(
+                f"{k} {v:.1f} s (peak RSS so far {tasks.get('peak_mb_after', {}).get(k, 0):,.0f} MB)" for k, v in phases.items())
             + f" ({tasks['inputs']:,} input files, {tasks['items_in']:,} items in, {tasks['quarantined']:,} quarantined). "
             f"Raw archive {tasks['raw_bytes'] / 1e6:,.0f} MB, lake {tasks['lake_bytes'] / 1e6:,.0f} MB, "
             f"warehouse {tasks['warehouse_bytes'] / 1e6:,.0f} MB.",
@@ -223,13 +224,18 @@ def _optional(steps: dict) -> list[str]:
     return lines
 
 
-def _optional_value(steps: dict, name: str, *keys: str):
-    """The first value found under any of `keys` in an optional module's rows (or None)."""
-    for row in steps.get(name, {}).get("result", {}).get("rows", []) or []:
-        if isinstance(row, dict):
-            for key in keys:
-                if row.get(key) is not None:
-                    return row[key]
+def _optional_value(steps: dict, name: str, keys: tuple[str, ...], label_word: str, label_key: str):
+    """A value from an optional module's rows: the first of `keys` in any row, else `label_key`
+    of the first row whose benchmark/name mentions `label_word` (None when there is none)."""
+    rows = [r for r in steps.get(name, {}).get("result", {}).get("rows", []) or [] if isinstance(r, dict)]
+    for row in rows:
+        for key in keys:
+            if isinstance(row.get(key), (int, float)):
+                return row[key]
+    for row in rows:
+        label = f"{row.get('benchmark', '')} {row.get('name', '')}".lower()
+        if label_word in label and isinstance(row.get(label_key), (int, float)):
+            return row[label_key]
     return None
 
 
@@ -253,7 +259,7 @@ def _targets(steps: dict, size: int) -> list[str]:
             f"needs {5 * ours / dlt:.1f}× less time" if dlt / ours < 5 else "")
     else:
         add("bulk ingest ≥ 5× faster than dlt", "not measured", None)
-    index = _optional_value(steps, "bench_trend", "index_build_seconds", "build_seconds")
+    index = _optional_value(steps, "bench_trend", ("index_build_seconds", "build_seconds"), "index", "seconds")
     add("term-index build at 2.7M < 3 min", NA if index is None else f"{index:.1f} s at {size:,}", None if index is None or size < TARGETS_SIZE else index < 180)
     rss = [steps.get(n, {}).get("peak_rss_mb") for n in ("papertrends_tasks", "papertrends_flow")]
     rss = [r for r in rss if r]
@@ -270,7 +276,7 @@ def _targets(steps: dict, size: int) -> list[str]:
     if trend:
         word = trend["queries"]["word"]["papertrends_p50_ms"]
         add("word trend < 50 ms", f"{word:.0f} ms p50 at {size:,}", word < 50, "" if size >= TARGETS_SIZE else "target is at 2.7M")
-    export = _optional_value(steps, "bench_export", "peak_rss_mb")
+    export = _optional_value(steps, "bench_export", (), "export", "peak_rss_mb")
     if export is None and steps.get("bench_export", {}).get("result", {}).get("available"):
         export = steps["bench_export"].get("peak_rss_mb")
     add("export < 2 GB RSS", NA if export is None else f"{export:,.0f} MB", None if export is None else export < 2048)

@@ -52,7 +52,7 @@ def step_papertrends_tasks(corpus: str, home: str, profile: str | None = None) -
     _fresh(Path(home))
     settings = load_settings(home)
     profiler = cProfile.Profile() if profile else None
-    phases = {}
+    phases, peaks = {}, {}
     started = time.perf_counter()
     if profiler:
         profiler.enable()
@@ -60,12 +60,15 @@ def step_papertrends_tasks(corpus: str, home: str, profile: str | None = None) -
     t = time.perf_counter()
     landed = ingest.land_files.fn(settings, [os.path.join(corpus, "hf")], None)
     phases["land"] = time.perf_counter() - t
+    peaks["land"] = _peak_mb()
     t = time.perf_counter()
     normalized = ingest.normalize_to_lake.fn(settings, landed)
     phases["normalize"] = time.perf_counter() - t
+    peaks["normalize"] = _peak_mb()
     t = time.perf_counter()
     loaded = ingest.load_warehouse.fn(settings, normalized["files"], run_id)
     phases["load"] = time.perf_counter() - t
+    peaks["load"] = _peak_mb()
     if profiler:
         profiler.disable()
         profiler.dump_stats(profile)
@@ -75,7 +78,7 @@ def step_papertrends_tasks(corpus: str, home: str, profile: str | None = None) -
     listings, = con.execute("select count(*) from listings").fetchone()
     con.close()
     return {
-        "work_seconds": work, "phases": phases, "inputs": len(landed), "items_in": normalized["items_in"],
+        "work_seconds": work, "phases": phases, "peak_mb_after": peaks, "inputs": len(landed), "items_in": normalized["items_in"],
         "quarantined": normalized["quarantined"], "papers": papers, "listings": listings,
         "papers_new": loaded["papers_new"], "lake_bytes": _bytes(settings.lake_dir), "raw_bytes": _bytes(settings.raw_dir),
         "warehouse_bytes": settings.warehouse_path.stat().st_size,
@@ -300,6 +303,13 @@ def step_optional(module: str, size: int) -> dict:
     rows = loaded.run(size)
     rows = rows if isinstance(rows, list) else [rows]
     return {"available": True, "work_seconds": time.perf_counter() - started, "rows": rows}
+
+
+def _peak_mb() -> float:
+    """This process's peak RSS so far, in MB (Linux reports ru_maxrss in KB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _bytes(folder: Path) -> int:
