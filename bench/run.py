@@ -6,6 +6,7 @@ Environment:
     BENCH_DIR       where corpora and working copies go (default ./.bench; reused across runs)
     BENCH_OUT       the report (default docs/benchmarks.md); results also go to <BENCH_DIR>/results-<size>.json
     BENCH_SKIP      comma-separated steps to skip, e.g. "papertrends_flow,dlt"
+    BENCH_ONLY      comma-separated steps to (re)run, merged into the last results at this size
     BENCH_REPEATS   timed repetitions per trend query (default 20)
     BENCH_PROFILE   1: also run the papertrends ingest under cProfile and put the top functions in the report
 
@@ -97,12 +98,12 @@ def machine() -> dict:
             "platform": platform.platform(), "load_average": os.getloadavg(), "versions": versions, "commit": commit or "?"}
 
 
-def run_all(size: int, seed: int, base: Path, skip: set[str], repeats: int, profile: bool) -> dict:
+def run_all(size: int, seed: int, base: Path, skip: set[str], repeats: int, profile: bool, previous: dict | None = None) -> dict:
     corpus = base / f"corpus-{size}-s{seed}"
     work = base / f"work-{size}"
     home = work / "papertrends"
     results: dict = {"size": size, "seed": seed, "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                     "machine": machine(), "steps": {}}
+                     "machine": machine(), "steps": dict((previous or {}).get("steps", {}))}
     steps = results["steps"]
     plan = [
         ("corpus", {"corpus": str(corpus), "size": size, "seed": seed}),
@@ -118,6 +119,8 @@ def run_all(size: int, seed: int, base: Path, skip: set[str], repeats: int, prof
     ]
     print(f"benchmarks at {size} papers (seed {seed}) under {base}", flush=True)
     for step, arguments in plan:
+        if previous and step in skip:
+            continue  # BENCH_ONLY: keep the previous result
         if step in skip:
             steps[step] = {"step": step, "skipped": True}
             continue
@@ -128,7 +131,7 @@ def run_all(size: int, seed: int, base: Path, skip: set[str], repeats: int, prof
             steps[step] = {"step": step, "error": "the papertrends ingest did not complete"}
             continue
         steps[step] = measure(step, arguments)
-    if profile and "papertrends_tasks" not in skip:
+    if profile and not previous:
         stats_path = work / "papertrends_tasks.pstats"
         steps["profile"] = measure("papertrends_tasks", {"corpus": str(corpus), "home": str(work / "papertrends-profiled"), "profile": str(stats_path)})
         if stats_path.exists():
@@ -136,6 +139,8 @@ def run_all(size: int, seed: int, base: Path, skip: set[str], repeats: int, prof
     env = {"BENCH_CORPUS": str(corpus), "BENCH_HOME": str(home), "BENCH_WORK": str(work)}
     for module, what in OPTIONAL_MODULES:
         name = module.rsplit(".", 1)[1]
+        if previous and name in skip:
+            continue
         if name in skip:
             steps[name] = {"step": name, "skipped": True, "what": what}
             continue
@@ -164,7 +169,16 @@ def main() -> int:
     repeats = int(os.environ.get("BENCH_REPEATS", "20"))
     profile = os.environ.get("BENCH_PROFILE", "") not in ("", "0")
     base.mkdir(parents=True, exist_ok=True)
-    results = run_all(size, seed, base, skip, repeats, profile)
+    previous = None
+    only = {s.strip() for s in os.environ.get("BENCH_ONLY", "").split(",") if s.strip()}
+    if only:
+        path = base / f"results-{size}.json"
+        previous = json.loads(path.read_text()) if path.exists() else {"steps": {}}
+        every = {"corpus", "duckdb_floor", "duckdb_floor_arxiv", "papertrends_tasks", "papertrends_flow", "dlt",
+                 "polars_script", "trend_latency", "incremental_empty", "incremental",
+                 *(m.rsplit(".", 1)[1] for m, _ in OPTIONAL_MODULES)}
+        skip = every - only - {"corpus"}
+    results = run_all(size, seed, base, skip, repeats, profile, previous)
     (base / f"results-{size}.json").write_text(json.dumps(results, indent=1, default=str))
     from bench.report import render
 
