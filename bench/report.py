@@ -89,6 +89,7 @@ def render(results: dict) -> str:
     out += _incremental(steps)
     out += _trend(steps)
     out += _optional(steps)
+    out += _scaling(results)
     out += _targets(steps, size)
     if "profile" in steps and steps["profile"].get("top"):
         out += ["## Where papertrends ingest spends its time (cProfile, by own time)", "", "```",
@@ -222,6 +223,28 @@ def _optional(steps: dict) -> list[str]:
         lines += _table(keys, [[_f(r.get(k), 3) if isinstance(r.get(k), float) else _f(r.get(k)) for k in keys] for r in rows])
         lines.append("")
     return lines
+
+
+def _scaling(results: dict) -> list[str]:
+    """Key numbers of this run beside earlier runs at other sizes (same BENCH_DIR)."""
+    runs = sorted([results, *results.get("other_sizes", [])], key=lambda r: r["size"])
+    if len(runs) < 2:
+        return []
+    rows = []
+    for run in runs:
+        s = run["steps"]
+        tasks = s.get("papertrends_tasks", {})
+        trend = s.get("trend_latency", {}).get("result", {}).get("queries", {}).get("word", {})
+        inc = s.get("incremental", {}).get("result", {})
+        rows.append([
+            f"{run['size']:,}", run["started"][:16],
+            _f(_work(s.get("duckdb_floor", {}))), _f(_work(tasks)), _mb(tasks.get("peak_rss_mb")),
+            _f(_work(s.get("dlt", {}))), _f(inc.get("median_seconds"), 2), _f(trend.get("papertrends_p50_ms")),
+        ])
+    return ["## Across sizes", "", "The same steps at every size run in this BENCH_DIR (each row from its own run; "
+            "machine load differed between runs).", "",
+            *_table(["papers", "run", "floor work s", "papertrends work s", "papertrends peak RSS", "dlt work s",
+                     "incremental day s", "word trend p50 ms"], rows), ""]
 
 
 def _optional_value(steps: dict, name: str, keys: tuple[str, ...], label_word: str, label_key: str):

@@ -180,6 +180,10 @@ def main() -> int:
         skip = every - only - {"corpus"}
     results = run_all(size, seed, base, skip, repeats, profile, previous)
     (base / f"results-{size}.json").write_text(json.dumps(results, indent=1, default=str))
+    # Earlier runs at other sizes in the same BENCH_DIR feed the report's scaling table.
+    results["other_sizes"] = [
+        json.loads(path.read_text()) for path in sorted(base.glob("results-*.json")) if path.name != f"results-{size}.json"
+    ]
     from bench.report import render
 
     out.parent.mkdir(parents=True, exist_ok=True)
