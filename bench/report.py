@@ -304,3 +304,16 @@ def _targets(steps: dict, size: int) -> list[str]:
         export = steps["bench_export"].get("peak_rss_mb")
     add("export < 2 GB RSS", NA if export is None else f"{export:,.0f} MB", None if export is None else export < 2048)
     return ["## Targets", "", *_table(["target (issue 9)", "measured", "verdict", "note"], rows), ""]
+
+
+if __name__ == "__main__":
+    # Re-render without re-running: python -m bench.report BENCH_DIR/results-<size>.json [docs/benchmarks.md]
+    import json
+    import sys
+
+    source = Path(sys.argv[1])
+    target = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+    loaded = json.loads(source.read_text())
+    loaded["other_sizes"] = [json.loads(p.read_text()) for p in sorted(source.parent.glob("results-*.json")) if p != source]
+    target.write_text(render(loaded), encoding="utf-8")
+    print(f"wrote {target}")

@@ -10,6 +10,8 @@ Environment:
     BENCH_REPEATS   timed repetitions per trend query (default 20)
     BENCH_PROFILE   1: also run the papertrends ingest under cProfile and put the top functions in the report
 
+`python -m bench.report BENCH_DIR/results-<size>.json` re-renders the report from saved results.
+
 Other benchmark modules (bench/bench_trend.py, bench_export.py, bench_arxiv_snapshot.py) are
 called as `run(size)` when present, each in its own process, with BENCH_CORPUS (the generated
 corpus folder: hf/, arxiv/snapshot.jsonl, truth.json) and BENCH_HOME (a papertrends data root
