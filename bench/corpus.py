@@ -234,7 +234,11 @@ def _arxiv_ids(papers: dict[str, np.ndarray]) -> pl.Series:
     published = _published(papers)
     frame = pl.DataFrame({"published": published}).with_row_index("i")
     frame = frame.with_columns(month=pl.col("published").dt.strftime("%y%m")).sort("published", "i")
-    frame = frame.with_columns(seq=(pl.col("i").cum_count().over("month") * 3 + 1)).sort("i")
+    busiest = frame.group_by("month").len()["len"].max() or 1
+    if busiest > 99_999:
+        raise ValueError(f"{busiest} papers in one month do not fit arXiv's 5-digit numbers; widen the date range")
+    stride = max(1, min(3, 99_999 // busiest))  # gaps in the numbering, like real arXiv ids
+    frame = frame.with_columns(seq=(pl.col("i").cum_count().over("month") * stride + 1)).sort("i")
     return frame.select(_fmt("{}.{}", "month", pl.col("seq").cast(pl.String).str.pad_start(5, "0"))).to_series()
 
 
