@@ -237,13 +237,13 @@ def _scaling(results: dict) -> list[str]:
         trend = s.get("trend_latency", {}).get("result", {}).get("queries", {}).get("word", {})
         inc = s.get("incremental", {}).get("result", {})
         rows.append([
-            f"{run['size']:,}", run["started"][:16],
+            f"{run['size']:,}", run["started"][:16], f"{run['machine']['load_average'][0]:.1f}",
             _f(_work(s.get("duckdb_floor", {}))), _f(_work(tasks)), _mb(tasks.get("peak_rss_mb")),
             _f(_work(s.get("dlt", {}))), _f(inc.get("median_seconds"), 2), _f(trend.get("papertrends_p50_ms")),
         ])
     return ["## Across sizes", "", "The same steps at every size run in this BENCH_DIR (each row from its own run; "
             "machine load differed between runs).", "",
-            *_table(["papers", "run", "floor work s", "papertrends work s", "papertrends peak RSS", "dlt work s",
+            *_table(["papers", "run", "load avg (1 min)", "floor work s", "papertrends work s", "papertrends peak RSS", "dlt work s",
                      "incremental day s", "word trend p50 ms"], rows), ""]
 
 
