@@ -130,7 +130,8 @@ def _bulk(steps: dict, size: int) -> list[str]:
         "## Bulk ingest of the Hugging Face files",
         "",
         f"Each row is one process on the same {size:,}-paper input. *work* is the time inside the step "
-        "(interpreter start and imports excluded; Prefect's import alone is ~2 s), *wall* the whole process; "
+        "(interpreter start, imports and shutdown excluded), *wall* the whole process (for the Prefect flow it "
+        "includes stopping the temporary Prefect server); "
         "peak RSS is the process's own maximum resident set (wait4). Ratios use *work*: "
         "*vs floor* = time / DuckDB floor time (lower is better), *dlt speed-up* = dlt time / time (higher is better).",
         "",
