@@ -1,6 +1,8 @@
 # papertrends: two commands set everything up on a fresh machine.
 #   make demo   creates .venv, installs, ingests generated listings from a local server, prints a trend
 #   make test   runs the test suite (.ci/run calls exactly this)
+#   make bench  runs the benchmarks (bench/run.py) and writes docs/benchmarks.md; never part of `make test`.
+#               BENCH_SIZE=2700000 make bench runs them at arXiv scale (default 100000 papers).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -11,7 +13,7 @@ STAMP  := $(VENV)/.installed
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean bench
 
 install: $(STAMP)
 
@@ -27,6 +29,16 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+BENCH_SIZE ?= 100000
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	@touch $@
+
+bench: $(BENCH_STAMP)
+	BENCH_SIZE=$(BENCH_SIZE) $(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) .prefect .pytest_cache
