@@ -352,6 +352,10 @@ def cmd_serve(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, dispatch, and turn known errors into one clean line."""
     args = build_parser().parse_args(argv)
+    # Prefect's temporary server (used when PREFECT_API_URL is unset) gets 20 s to start by default,
+    # too little on a busy 2-core machine; and its telemetry only errors on an offline machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from transforms.terms import TermError
     from warehouse.store import WarehouseError
 
