@@ -25,6 +25,7 @@ from transforms.papers import (
     rows_new_or_changed,
 )
 from transforms.terms import Term
+from warehouse import term_index
 
 PERIODS = ("day", "week", "month", "year")
 LISTING_KEY = ["source", "list_date", "paper_id"]
@@ -169,6 +170,7 @@ def load(con: duckdb.DuckDBPyConnection, listings: pl.DataFrame, quarantine: pl.
         existing = _existing(con, "listings", LISTING_KEY, incoming_listings.select(LISTING_KEY), listing_schema)
         merged = listings_merged(existing, incoming_listings)
         to_write, counts.listings_new, counts.listings_changed = rows_new_or_changed(merged, existing, LISTING_KEY)
+        touched_paper_ids = [to_write["paper_id"]]  # for the term index: first list dates may move
         if to_write.height:
             con.register("listings_to_write", to_write)
             con.execute("insert or replace into listings by name select * from listings_to_write")
@@ -178,6 +180,7 @@ def load(con: duckdb.DuckDBPyConnection, listings: pl.DataFrame, quarantine: pl.
         existing = _existing(con, "papers", ["paper_id"], incoming_papers.select("paper_id"), paper_schema)
         merged = papers_merged(existing, incoming_papers)
         to_write, counts.papers_new, counts.papers_changed = rows_new_or_changed(merged, existing, ["paper_id"])
+        touched_paper_ids.append(to_write["paper_id"])
         if to_write.height:
             con.register("papers_to_write", to_write)
             con.execute("insert or replace into papers by name select * from papers_to_write")
@@ -196,6 +199,7 @@ def load(con: duckdb.DuckDBPyConnection, listings: pl.DataFrame, quarantine: pl.
             con.execute("insert or ignore into quarantine by name select * from quarantine_to_write")
             con.unregister("quarantine_to_write")
             counts.quarantine_new = con.execute("select count(*) from quarantine").fetchone()[0] - before
+        term_index.refresh(con, pl.concat(touched_paper_ids))
         con.execute("commit")
     except Exception:
         con.execute("rollback")
