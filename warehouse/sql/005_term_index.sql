@@ -299,3 +299,40 @@ from trend_query(
     term_query(case when typeof(terms) like '%[]' then terms::varchar[] else [terms::varchar] end),
     grain, since, until, source, category, min_upvotes
 );
+
+-- Where to read a paper: its arXiv abstract page (papers known only by title have none).
+create macro paper_link(paper_id) as
+    case when paper_id like 'title:%' then null else 'https://arxiv.org/abs/' || paper_id end;
+
+-- The papers behind a point: those matching the query in the filtered population.
+create macro trend_papers(query, since, until, source, category, min_upvotes) as table
+with matched as (
+    select * from term_matches(query)
+),
+
+population as (
+    select * from trend_population(since, until, source, category, min_upvotes)
+),
+
+final as (
+    select
+        m.term_order,
+        p.title,
+        pop.paper_id,
+        pop.list_date,
+        tp.max_hf_upvotes as upvotes,
+        paper_link(pop.paper_id) as link
+    from matched as m
+    join population as pop using (paper_key)
+    join term_papers as tp using (paper_key)
+    join papers as p on p.paper_id = pop.paper_id
+)
+
+select * from final
+order by upvotes desc nulls last, list_date, paper_id;
+
+-- For the plain DuckDB CLI: select * from matching_papers('inference-time scaling', '2025-03-01', '2025-03-31').
+create macro matching_papers(query_text, since := null, until := null, source := null, category := null,
+                             min_upvotes := null) as table
+select * exclude (term_order)
+from trend_papers(term_query([query_text::varchar]), since, until, source, category, min_upvotes);
