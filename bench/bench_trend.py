@@ -65,8 +65,8 @@ def corpus(size: int, seed: int = 1) -> tuple[pl.DataFrame, pl.DataFrame]:
     fetched = pl.lit(dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
     papers = pl.DataFrame(
         {"paper_id": [f"{2100 + i // 100000:04d}.{i % 100000:05d}" for i in range(size)], "title": title,
-         "abstract": pl.concat_str([abstract, pl.Series(planted)], separator=" ")},
-    ).with_columns(
+         "abstract": abstract, "planted": planted},
+    ).with_columns(abstract=pl.concat_str([pl.col("abstract"), pl.col("planted")], separator=" ")).drop("planted").with_columns(
         authors=pl.lit(["A. Author"]),
         published_at=fetched,
         github_repo=pl.lit(None, pl.String),

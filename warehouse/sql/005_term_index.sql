@@ -57,9 +57,11 @@ create macro period_step(grain) as
     end;
 
 -- Words of a string, the SQL twin of transforms.terms.words (tests prove they agree).
+-- lower() maps 'İ' to 'i' where Polars gives 'i' + U+0307 (a combining dot, which separates words).
 create macro term_words_of(text) as
     regexp_extract_all(
-        replace(replace(replace(replace(lower(coalesce(text, '')), 'ß', 'ss'), 'ẞ', 'ss'), 'ς', 'σ'), 'ſ', 's'),
+        replace(replace(replace(replace(
+            lower(replace(coalesce(text, ''), 'İ', 'i' || chr(775))), 'ß', 'ss'), 'ẞ', 'ss'), 'ς', 'σ'), 'ſ', 's'),
         '[\p{L}\p{N}]+'
     );
 
