@@ -5,7 +5,7 @@ Trend queries read these instead of scanning abstracts (warehouse/sql/005_term_i
 * ``term_words``     word_id, word: every word of every search text (transforms/terms.py words);
 * ``term_papers``    paper_key (dense integer), paper_id, first list dates overall / hf / arxiv,
                      max hf upvotes: what the filters need, without touching listings;
-* ``term_postings``  (word_id, paper_key) for each distinct word of a paper's search text;
+* ``term_postings``  (word_id, paper_key, positions) for each distinct word of a search text;
 * ``term_counts``    signed deltas of papers per (word_id, first_list_date); word_id 0 counts
                      every paper. A single-word trend without filters sums these.
 
@@ -49,7 +49,7 @@ listing_state as (
 ),
 
 final as (
-    select s.*, p.search_text
+    select s.*, p.title, p.abstract
     from listing_state as s
     join papers as p using (paper_id)
 )
@@ -86,12 +86,23 @@ def rebuild_fts(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def postings_of(papers: pl.DataFrame) -> pl.DataFrame:
-    """(paper_key, first_list_date, word): each distinct word of each paper's search text."""
-    return (
-        papers.select("paper_key", "first_list_date", word=words_expr(pl.col("search_text")).list.unique())
-        .explode("word")
-        .drop_nulls("word")
+    """(paper_key, first_list_date, word, positions): each distinct word of a paper and where it stands.
+
+    Positions count the words of the search text with the field break as one position between
+    title and abstract, so consecutive positions mean consecutive words of one field: exactly
+    when the search text contains the phrase (transforms/terms.py).
+    """
+    fields = papers.select(
+        "paper_key", "first_list_date", title=words_expr(pl.col("title")), abstract=words_expr(pl.col("abstract"))
     )
+    title_length = pl.col("title").list.len()
+    tokens = pl.concat([
+        fields.select("paper_key", "first_list_date", word=pl.col("title"),
+                      position=pl.int_ranges(0, title_length, dtype=pl.Int32)),
+        fields.select("paper_key", "first_list_date", word=pl.col("abstract"),
+                      position=pl.int_ranges(title_length + 1, title_length + 1 + pl.col("abstract").list.len(), dtype=pl.Int32)),
+    ]).explode(["word", "position"]).drop_nulls("word")
+    return tokens.group_by("paper_key", "first_list_date", "word").agg(pl.col("position").sort().alias("positions"))
 
 
 def refresh(con: duckdb.DuckDBPyConnection, touched_paper_ids: pl.Series, fts: bool = True) -> int:
@@ -153,7 +164,7 @@ def refresh(con: duckdb.DuckDBPyConnection, touched_paper_ids: pl.Series, fts: b
     con.unregister("posted_words")
 
     con.register("new_postings", postings)
-    con.register("new_papers", keyed.drop("search_text"))
+    con.register("new_papers", keyed.drop("title", "abstract"))
     con.execute(
         "insert into term_papers by name select paper_key, paper_id, first_list_date, first_hf_date, "
         "first_arxiv_date, max_hf_upvotes from new_papers"
@@ -161,7 +172,7 @@ def refresh(con: duckdb.DuckDBPyConnection, touched_paper_ids: pl.Series, fts: b
     con.execute(
         """
         insert into term_postings
-        select w.word_id, n.paper_key from new_postings as n join term_words as w using (word)
+        select w.word_id, n.paper_key, n.positions from new_postings as n join term_words as w using (word)
         order by w.word_id, n.paper_key
         """
     )
@@ -177,6 +188,7 @@ def refresh(con: duckdb.DuckDBPyConnection, touched_paper_ids: pl.Series, fts: b
             select 0, first_list_date from new_papers
         )
         group by all
+        order by all  -- sorted rows let zone maps skip row groups when reading one word
         """
     )
     con.unregister("new_postings")

@@ -20,10 +20,12 @@ create table term_papers (
     max_hf_upvotes    integer                -- max upvotes over the paper's hf listings
 );
 
--- Which distinct words each paper's search text holds (no positions: phrases are verified).
+-- Which distinct words each paper's search text holds, and at which word positions (the field
+-- break takes one position, so a phrase cannot run from title into abstract).
 create table term_postings (
     word_id    integer not null,
-    paper_key  integer not null
+    paper_key  integer not null,
+    positions  integer[] not null
 );
 
 -- Papers per (word, first list date) as signed deltas: sum(papers) is the count. word_id 0
@@ -95,8 +97,9 @@ create macro term_query(terms) as (
     where len(words) > 0
 );
 
--- Papers matching each query alternative, from the index: postings of every word intersected;
--- phrases verified against the search text (the ground truth, see transforms/terms.py).
+-- Papers matching each query alternative, from the index alone: postings of every word
+-- intersected; for a phrase, word k must stand at position start + k - 1 for one start.
+-- This is exactly "the search text contains the needle" (see transforms/terms.py).
 create macro term_matches(query) as table
 with query_alts as (
     select unnest(query, recursive := true)
@@ -114,36 +117,46 @@ query_words as (
 ),
 
 word_ids as (
-    select q.term_order, q.alt, q.pos, w.word_id
+    select q.term_order, q.alt, q.pos, q.n_words, w.word_id
     from query_words as q
     join term_words as w on w.word = q.word
     where not (q.prefix and q.pos = q.n_words)
     union all
-    select q.term_order, q.alt, q.pos, w.word_id
+    select q.term_order, q.alt, q.pos, q.n_words, w.word_id
     from query_words as q
     join term_words as w on starts_with(w.word, q.word)
     where q.prefix and q.pos = q.n_words
 ),
 
-candidates as (
-    select w.term_order, w.alt, p.paper_key, count(distinct w.pos) as words_found
+hits as (
+    select w.term_order, w.alt, w.pos, w.n_words, p.paper_key, p.positions
     from word_ids as w
     join term_postings as p using (word_id)
-    group by w.term_order, w.alt, p.paper_key
+),
+
+candidates as (
+    select term_order, alt, paper_key, any_value(n_words) as n_words
+    from hits
+    group by term_order, alt, paper_key
+    having count(distinct pos) = any_value(n_words)
+),
+
+phrase_starts as (
+    select h.term_order, h.alt, h.paper_key, h.pos, h.n_words, unnest(h.positions) - (h.pos - 1) as start
+    from hits as h
+    semi join candidates as c using (term_order, alt, paper_key)
+    where h.n_words > 1
 ),
 
 verified as (
-    select c.term_order, c.paper_key
-    from candidates as c
-    join query_alts as a using (term_order, alt)
-    where len(a.words) = 1 and c.words_found = 1
+    select term_order, paper_key
+    from candidates
+    where n_words = 1
     union
-    select c.term_order, c.paper_key
-    from candidates as c
-    join query_alts as a using (term_order, alt)
-    join term_papers as tp using (paper_key)
-    join papers as p using (paper_id)
-    where len(a.words) > 1 and c.words_found = len(a.words) and contains(p.search_text, a.needle)
+    select term_order, paper_key
+    from phrase_starts
+    group by term_order, alt, paper_key, start
+    having count(distinct pos) = any_value(n_words)
 ),
 
 final as (
@@ -201,15 +214,11 @@ query_terms as (
     group by term_order
 ),
 
-unfiltered as (
-    select source is null and category is null and min_upvotes is null as yes
-),
-
 fast_terms as (
     select q.term_order, w.word_id
     from query_terms as q
     join term_words as w using (word)
-    where q.single_word and (select yes from unfiltered)
+    where q.single_word and (source is null and category is null and min_upvotes is null)
 ),
 
 fast_counts as (
@@ -225,7 +234,7 @@ slow_query as (
     select a.*
     from query_alts as a
     join query_terms as q using (term_order)
-    where not (q.single_word and (select yes from unfiltered))
+    where not (q.single_word and (source is null and category is null and min_upvotes is null))
 ),
 
 population as (
@@ -242,7 +251,7 @@ slow_counts as (
 day_totals as (
     select first_list_date as list_date, sum(papers)::bigint as total
     from term_counts
-    where word_id = 0 and (select yes from unfiltered)
+    where word_id = 0 and (source is null and category is null and min_upvotes is null)
       and first_list_date >= coalesce(since::date, date '0001-01-01')
       and first_list_date <= coalesce(until::date, date '9999-12-31')
     group by all
@@ -250,7 +259,7 @@ day_totals as (
     union all
     select list_date, count(*) as total
     from population
-    where not (select yes from unfiltered)
+    where not (source is null and category is null and min_upvotes is null)
     group by all
 ),
 
