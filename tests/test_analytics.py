@@ -268,3 +268,19 @@ def test_rising_finds_the_planted_term(tmp_path):
     assert "with" not in frame["term"].to_list()  # stop words removed
     top = frame.row(0, named=True)
     assert top["papers_before"] == 0 and top["papers_recent"] == 36
+
+
+def test_phrases_stay_inside_one_field_and_need_consecutive_words(tmp_path):
+    con = store.open_writer(tmp_path / "w.duckdb")
+    day = dt.date(2025, 1, 6)
+    store.load(con, listing_rows([
+        ("2501.1", day, "Deep scaling", "Laws of scaling hold.", 1),         # 'scaling laws' only across fields
+        ("2501.2", day, "Scaling laws", None, 1),                            # in the title
+        ("2501.3", day, "Laws", "scaling of laws, laws scaling", 1),        # words present, never in order
+        ("2501.4", day, "On scaling lawsuits", "x", 1),                      # prefix phrase 'scaling law*'
+    ]), NO_QUARANTINE, 1)
+    queries = ["scaling laws", "scaling law*", "laws scaling", "of scaling", "deep scaling laws"]
+    frame = analytics.trend(con, [analytics.parse_query(q) for q in queries], by="year")
+    truth = store.trend(con, [parse_term(q) for q in queries], by="year")
+    con.close()
+    assert frame["matches"].to_list() == truth["matches"].to_list() == [1, 2, 1, 1, 0]
