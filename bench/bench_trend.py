@@ -82,7 +82,7 @@ def corpus(size: int, seed: int = 1) -> tuple[pl.DataFrame, pl.DataFrame]:
     return papers, listings
 
 
-def build(path: Path, size: int) -> dict:
+def build(path: Path, size: int, fts: bool = False) -> dict:
     """Write a generated corpus into a fresh warehouse at `path` and index it; returns timings."""
     timings = {}
     started = time.perf_counter()
@@ -103,6 +103,10 @@ def build(path: Path, size: int) -> dict:
         con.execute("commit")
         timings["index_s"] = time.perf_counter() - started
         con.execute("checkpoint")
+        if fts:
+            started = time.perf_counter()
+            term_index.rebuild_fts(con)  # what every load pays to keep `search` current
+            timings["fts_rebuild_s"] = time.perf_counter() - started
     finally:
         con.close()
     return timings
@@ -152,13 +156,13 @@ def queries(path: Path, repeat: int = 5) -> list[dict]:
     return rows
 
 
-def run(size: int, path: Path | None = None, repeat: int = 5) -> list[dict]:
+def run(size: int, path: Path | None = None, repeat: int = 5, fts: bool = False) -> list[dict]:
     """Build a `size`-paper warehouse (in a temporary folder unless `path`) and time the queries."""
     with tempfile.TemporaryDirectory(prefix="bench-trend-") as folder:
         target = path or Path(folder) / "warehouse.duckdb"
         if target.exists():
             target.unlink()
-        timings = build(target, size)
+        timings = build(target, size, fts)
         rows = [{"query": f"build: {k}", "ms": round(v * 1000, 1), "matches": None} for k, v in timings.items()]
         rows += queries(target, repeat)
         for row in rows:
@@ -172,8 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--path", type=Path, help="keep the warehouse here (default: a temporary folder)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--queries-only", action="store_true", help="time queries on an existing --path")
+    parser.add_argument("--fts", action="store_true", help="also time one rebuild of the BM25 search index")
     args = parser.parse_args(argv)
-    rows = queries(args.path, args.repeat) if args.queries_only else run(args.size, args.path, args.repeat)
+    rows = queries(args.path, args.repeat) if args.queries_only else run(args.size, args.path, args.repeat, args.fts)
     width = max(len(r["query"]) for r in rows)
     print(f"{'query':<{width}}  {'ms':>10}  {'matches':>9}")
     for row in rows:

@@ -28,6 +28,7 @@ from transforms.terms import words_expr
 ALL_PAPERS_WORD_ID = 0
 HF_SOURCE_PATTERN = "hf_%"
 ARXIV_SOURCE = "arxiv"
+BATCH_PAPERS = 100_000
 
 _PAPER_STATE_SQL = """
 with affected as (
@@ -113,9 +114,16 @@ def refresh(con: duckdb.DuckDBPyConnection, touched_paper_ids: pl.Series, fts: b
     con.register("touched_paper_ids", pl.DataFrame({"paper_id": touched_paper_ids.cast(pl.String).unique()}))
     state = con.execute(_PAPER_STATE_SQL, {"hf": HF_SOURCE_PATTERN, "arxiv": ARXIV_SOURCE}).pl()
     con.unregister("touched_paper_ids")
-    if state.height == 0:
-        return 0
+    # Batches bound the memory of tokenizing (a first index of a big warehouse is millions of papers).
+    for batch in state.iter_slices(BATCH_PAPERS):
+        _refresh_batch(con, batch)
+    if fts and state.height:
+        rebuild_fts(con)
+    return state.height
 
+
+def _refresh_batch(con: duckdb.DuckDBPyConnection, state: pl.DataFrame) -> None:
+    """Replace the index entries of these papers (state: paper_id, dates, upvotes, title, abstract)."""
     con.register("state", state.select("paper_id"))
     old = con.execute(
         "select tp.paper_key, tp.paper_id, tp.first_list_date from term_papers as tp semi join state using (paper_id)"
@@ -193,6 +201,3 @@ def refresh(con: duckdb.DuckDBPyConnection, touched_paper_ids: pl.Series, fts: b
     )
     con.unregister("new_postings")
     con.unregister("new_papers")
-    if fts:
-        rebuild_fts(con)
-    return state.height
