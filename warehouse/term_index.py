@@ -103,7 +103,12 @@ def postings_of(papers: pl.DataFrame) -> pl.DataFrame:
         fields.select("paper_key", "first_list_date", word=pl.col("abstract"),
                       position=pl.int_ranges(title_length + 1, title_length + 1 + pl.col("abstract").list.len(), dtype=pl.Int32)),
     ]).explode(["word", "position"]).drop_nulls("word")
-    return tokens.group_by("paper_key", "first_list_date", "word").agg(pl.col("position").sort().alias("positions"))
+    # Sorting first makes the grouping about twice as fast as hashing unsorted string keys.
+    return (
+        tokens.sort("paper_key", "word", "position")
+        .group_by("paper_key", "word", maintain_order=True)
+        .agg(pl.col("first_list_date").first(), positions=pl.col("position"))
+    )
 
 
 def refresh(con: duckdb.DuckDBPyConnection, touched_paper_ids: pl.Series, fts: bool = True) -> int:
