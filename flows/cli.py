@@ -234,7 +234,7 @@ def cmd_rising(args) -> int:
         con.close()
     frame = trend_stats.rising_terms(texts, recent_first, min_support=args.min_support, limit=args.limit)
     if args.format == "table":
-        print(f"{before_first} .. {recent_first} against {recent_first} .. {last}")
+        print(f"papers first listed {recent_first} .. {last} against {before_first} .. {recent_first - dt.timedelta(days=1)}")
     write_frame(frame, args.format)
     return EXIT_OK
 
