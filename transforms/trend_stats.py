@@ -8,10 +8,10 @@ the Pearson dispersion when that exceeds 1 (papers in a month are not independen
 plain binomial errors would call every wiggle significant). Wald z-test, two-sided p-value, 95%
 interval for the odds ratio per year.
 
-The change point: the split into two periods of constant share (each at least
-MIN_SEGMENT_PERIODS long) with the highest binomial likelihood, kept when its likelihood-ratio
-statistic, divided by the dispersion, beats the chi-square(1) critical value at 0.05 after a
-Bonferroni correction over the candidate splits.
+The change point: the period from which the logistic trend line jumps or bends, with the
+highest likelihood, at least MIN_SEGMENT_PERIODS periods from either end, kept when its
+likelihood-ratio statistic (scaled by the dispersion) beats the chi-square(1) critical value at
+0.05 after a Bonferroni correction over every candidate tried (see change_point).
 """
 
 from __future__ import annotations
@@ -59,25 +59,34 @@ def smoothed(trend: pl.DataFrame, periods: int) -> pl.DataFrame:
     ).with_columns(pl.col("share_smoothed").fill_nan(None))
 
 
+def _logistic_fit(X: np.ndarray, matches: np.ndarray, totals: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Binomial logistic regression by IRLS: (coefficients, covariance, log-likelihood)."""
+    y = matches / totals
+    p0 = np.clip(matches.sum() / totals.sum(), 1e-6, 1 - 1e-6)
+    beta = np.zeros(X.shape[1])
+    beta[0] = math.log(p0 / (1 - p0))
+    for _ in range(100):
+        mu = np.clip(1 / (1 + np.exp(-(X @ beta))), 1e-12, 1 - 1e-12)
+        weight = np.maximum(totals * mu * (1 - mu), 1e-12)
+        z = X @ beta + (y - mu) / (mu * (1 - mu))
+        updated = np.linalg.lstsq(X.T @ (weight[:, None] * X), X.T @ (weight * z), rcond=None)[0]
+        # Clamp: a segment with no matches at all drives its logit to -inf; stop it at a finite value.
+        updated = np.clip(updated, -50, 50)
+        done = np.max(np.abs(updated - beta)) < 1e-9
+        beta = updated
+        if done:
+            break
+    mu = np.clip(1 / (1 + np.exp(-(X @ beta))), 1e-12, 1 - 1e-12)
+    covariance = np.linalg.pinv(X.T @ ((totals * mu * (1 - mu))[:, None] * X))
+    loglik = float(np.sum(matches * np.log(mu) + (totals - matches) * np.log(1 - mu)))
+    return beta, covariance, loglik
+
+
 def logistic_trend(matches: np.ndarray, totals: np.ndarray, years: np.ndarray) -> dict:
     """Quasi-binomial logistic fit of matches/totals on years: slope, its SE, z, p, dispersion."""
     X = np.column_stack([np.ones_like(years), years - years.mean()])
-    y = matches / totals
-    p0 = np.clip(matches.sum() / totals.sum(), 1e-6, 1 - 1e-6)
-    beta = np.array([math.log(p0 / (1 - p0)), 0.0])
-    for _ in range(50):
-        eta = X @ beta
-        mu = 1 / (1 + np.exp(-eta))
-        weight = np.maximum(totals * mu * (1 - mu), 1e-12)
-        z = eta + (y - mu) / np.maximum(mu * (1 - mu), 1e-12)
-        information = X.T @ (weight[:, None] * X)
-        updated = np.linalg.solve(information, X.T @ (weight * z))
-        if np.max(np.abs(updated - beta)) < 1e-10:
-            beta = updated
-            break
-        beta = updated
+    beta, covariance, _ = _logistic_fit(X, matches, totals)
     mu = 1 / (1 + np.exp(-(X @ beta)))
-    covariance = np.linalg.inv(X.T @ ((totals * mu * (1 - mu))[:, None] * X))
     pearson = float(np.sum((matches - totals * mu) ** 2 / np.maximum(totals * mu * (1 - mu), 1e-12)))
     dispersion = max(1.0, pearson / max(len(totals) - 2, 1))
     se = math.sqrt(covariance[1, 1] * dispersion)
@@ -86,30 +95,39 @@ def logistic_trend(matches: np.ndarray, totals: np.ndarray, years: np.ndarray) -
             "dispersion": dispersion}
 
 
-def _binomial_loglik(matches: np.ndarray, totals: np.ndarray) -> float:
-    p = matches.sum() / totals.sum()
-    if p <= 0 or p >= 1:
-        return 0.0
-    return float(matches.sum() * math.log(p) + (totals.sum() - matches.sum()) * math.log(1 - p))
+def _pearson_dispersion(X: np.ndarray, beta: np.ndarray, matches: np.ndarray, totals: np.ndarray) -> float:
+    mu = np.clip(1 / (1 + np.exp(-(X @ beta))), 1e-12, 1 - 1e-12)
+    pearson = float(np.sum((matches - totals * mu) ** 2 / (totals * mu * (1 - mu))))
+    return max(1.0, pearson / max(len(totals) - X.shape[1], 1))
 
 
-def change_point(matches: np.ndarray, totals: np.ndarray, dispersion: float = 1.0) -> dict | None:
-    """Best split into two constant-share segments, if significant: {index, before, after, lr, p}."""
+def change_point(matches: np.ndarray, totals: np.ndarray, years: np.ndarray) -> dict | None:
+    """Where the trend changes, if it does: {index, kind, before, after, lr, p}.
+
+    Model: the logistic trend line plus, from period k on, either a jump (kind 'level':
+    d * [t >= t_k]) or a bend (kind 'slope': c * max(0, t - t_k)). The best (k, kind), at least
+    MIN_SEGMENT_PERIODS periods from either end, is kept when the likelihood-ratio statistic,
+    divided by the Pearson dispersion of that fuller model, beats chi-square(1) at ALPHA after a
+    Bonferroni correction over every (k, kind) tried. before/after are the observed shares.
+    """
     n = len(totals)
     candidates = range(MIN_SEGMENT_PERIODS, n - MIN_SEGMENT_PERIODS + 1)
     if not candidates:
         return None
-    whole = _binomial_loglik(matches, totals)
-    best = max(
-        candidates,
-        key=lambda k: _binomial_loglik(matches[:k], totals[:k]) + _binomial_loglik(matches[k:], totals[k:]),
-    )
-    split = _binomial_loglik(matches[:best], totals[:best]) + _binomial_loglik(matches[best:], totals[best:])
-    statistic = 2 * (split - whole) / dispersion
-    p_value = min(1.0, math.erfc(math.sqrt(max(statistic, 0) / 2)) * len(candidates))
+    line = np.column_stack([np.ones_like(years), years - years.mean()])
+    _, _, straight = _logistic_fit(line, matches, totals)
+    fits = {}
+    for k in candidates:
+        for kind, column in (("level", (years >= years[k]).astype(float)), ("slope", np.maximum(0.0, years - years[k]))):
+            X = np.column_stack([line, column])
+            beta, _, loglik = _logistic_fit(X, matches, totals)
+            fits[(k, kind)] = (loglik, _pearson_dispersion(X, beta, matches, totals))
+    (best, kind), (loglik, dispersion) = max(fits.items(), key=lambda item: item[1][0])
+    statistic = 2 * (loglik - straight) / dispersion
+    p_value = min(1.0, math.erfc(math.sqrt(max(statistic, 0) / 2)) * len(fits))
     if p_value >= ALPHA:
         return None
-    return {"index": best, "before": float(matches[:best].sum() / totals[:best].sum()),
+    return {"index": best, "kind": kind, "before": float(matches[:best].sum() / totals[:best].sum()),
             "after": float(matches[best:].sum() / totals[best:].sum()), "lr": statistic, "p": p_value}
 
 
@@ -160,9 +178,9 @@ def verdict(trend: pl.DataFrame, term: str) -> Verdict:
     fit = logistic_trend(matches, totals, years)
     low, high = fit["slope"] - 1.96 * fit["se"], fit["slope"] + 1.96 * fit["se"]
     direction = "flat" if fit["p"] >= ALPHA else ("rising" if fit["slope"] > 0 else "falling")
-    found = change_point(matches, totals, fit["dispersion"])
+    found = change_point(matches, totals, years)
     note = (f"quasi-binomial logistic regression of share on time, Wald test, dispersion {fit['dispersion']:.2f}; "
-            f"change point: best two-segment split, LR test, Bonferroni, min {MIN_SEGMENT_PERIODS} periods a side")
+            f"change point: logistic line with one jump or bend, LR test, Bonferroni, min {MIN_SEGMENT_PERIODS} periods a side")
     return Verdict(
         verdict=direction,
         odds_ratio_per_year=math.exp(fit["slope"]), ci_low=math.exp(low), ci_high=math.exp(high), p_value=fit["p"],
