@@ -47,7 +47,7 @@ def test_a_step_is_found_as_a_change_point():
     verdict = trend_stats.verdict(series("step", matches, [200] * 18), "step")
     assert verdict.since == "2024-11"
     assert verdict.share_before == pytest.approx(0.05) and verdict.share_after == pytest.approx(0.30)
-    assert "since 2024-11" in verdict.sentence()
+    assert verdict.change == "level" and "changes since 2024-11 (the trend jumps)" in verdict.sentence()
 
 
 def test_overdispersed_noise_is_not_called_a_trend():

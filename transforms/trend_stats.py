@@ -142,6 +142,7 @@ class Verdict:
     ci_high: float | None
     p_value: float | None
     since: str | None            # period label of the change point
+    change: str | None           # level (the share jumps) or slope (the trend bends)
     share_before: float | None
     share_after: float | None
     periods: int
@@ -157,7 +158,8 @@ class Verdict:
                 f"(95% CI {self.ci_low:.2f}–{self.ci_high:.2f}, p = {self.p_value:.2g}; "
                 f"{self.matches} of {self.total} papers over {self.periods} periods)")
         if self.since:
-            text += f"; change point since {self.since}: share {self.share_before:.1%} → {self.share_after:.1%}"
+            how = "jumps" if self.change == "level" else "bends"
+            text += f"; changes since {self.since} (the trend {how}): share {self.share_before:.1%} → {self.share_after:.1%}"
         return text
 
 
@@ -167,7 +169,7 @@ def verdict(trend: pl.DataFrame, term: str) -> Verdict:
     matches = series["matches"].to_numpy().astype(float)
     totals = series["total"].to_numpy().astype(float)
     base = dict(term=term, periods=series.height, matches=int(matches.sum()), total=int(totals.sum()))
-    empty = dict(odds_ratio_per_year=None, ci_low=None, ci_high=None, p_value=None, since=None,
+    empty = dict(odds_ratio_per_year=None, ci_low=None, ci_high=None, p_value=None, since=None, change=None,
                  share_before=None, share_after=None)
     if series.height < MIN_PERIODS or matches.sum() < MIN_MATCHES or matches.sum() == totals.sum():
         note = (f"{series.height} periods with papers (need {MIN_PERIODS}), "
@@ -185,6 +187,7 @@ def verdict(trend: pl.DataFrame, term: str) -> Verdict:
         verdict=direction,
         odds_ratio_per_year=math.exp(fit["slope"]), ci_low=math.exp(low), ci_high=math.exp(high), p_value=fit["p"],
         since=series["period"][found["index"]] if found else None,
+        change=found["kind"] if found else None,
         share_before=found["before"] if found else None,
         share_after=found["after"] if found else None,
         note=note,
