@@ -1,7 +1,7 @@
 """The `papertrends` command: a thin layer over the same functions the flows call.
 
-Read-only commands (trend, sql, status) import neither Prefect nor httpx, so they start fast
-and never start a Prefect server.
+Read-only commands (trend, papers, rising, search, sql, status) import neither Prefect nor
+httpx, so they start fast and never start a Prefect server.
 """
 
 from __future__ import annotations
