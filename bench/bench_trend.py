@@ -30,6 +30,7 @@ VOCABULARY_SIZE = 60_000
 TITLE_WORDS, ABSTRACT_WORDS = 10, 120
 FIRST_DATE, DAYS = dt.date(2021, 1, 1), 5 * 365
 PLANTED_WORD, PLANTED_PHRASE = "scaling", "inference time scaling"
+CHUNK_PAPERS = 250_000
 
 
 def _vocabulary(rng: np.random.Generator) -> pl.Series:
@@ -49,10 +50,10 @@ def _texts(rng: np.random.Generator, vocabulary: pl.Series, rows: int, length: i
     return pl.DataFrame({"w": words}).select(pl.col("w").reshape((rows, length)).arr.join(" ")).to_series()
 
 
-def corpus(size: int, seed: int = 1) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(papers, listings) frames for `size` generated papers, in warehouse column order."""
+def corpus(size: int, seed: int = 1, offset: int = 0, vocabulary: pl.Series | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(papers, listings) frames for `size` generated papers numbered from `offset`, in warehouse column order."""
     rng = np.random.default_rng(seed)
-    vocabulary = _vocabulary(rng)
+    vocabulary = _vocabulary(np.random.default_rng(0)) if vocabulary is None else vocabulary
     day = np.sort(rng.integers(0, DAYS, size=size))
     progress = day / DAYS
     title = _texts(rng, vocabulary, size, TITLE_WORDS)
@@ -64,7 +65,7 @@ def corpus(size: int, seed: int = 1) -> tuple[pl.DataFrame, pl.DataFrame]:
     list_date = pl.Series(np.datetime64(FIRST_DATE) + day.astype("timedelta64[D]")).cast(pl.Date)
     fetched = pl.lit(dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
     papers = pl.DataFrame(
-        {"paper_id": [f"{2100 + i // 100000:04d}.{i % 100000:05d}" for i in range(size)], "title": title,
+        {"paper_id": [f"{2100 + i // 100000:04d}.{i % 100000:05d}" for i in range(offset, offset + size)], "title": title,
          "abstract": abstract, "planted": planted},
     ).with_columns(abstract=pl.concat_str([pl.col("abstract"), pl.col("planted")], separator=" ")).drop("planted").with_columns(
         authors=pl.lit(["A. Author"]),
@@ -84,19 +85,25 @@ def corpus(size: int, seed: int = 1) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def build(path: Path, size: int, fts: bool = False) -> dict:
     """Write a generated corpus into a fresh warehouse at `path` and index it; returns timings."""
-    timings = {}
-    started = time.perf_counter()
-    papers, listings = corpus(size)
-    timings["generate_s"] = time.perf_counter() - started
+    timings = {"generate_s": 0.0, "insert_s": 0.0}
+    vocabulary = _vocabulary(np.random.default_rng(0))
     con = store.open_writer(path)
+    con.execute("set enable_progress_bar = false")
     try:
-        started = time.perf_counter()
-        con.register("bench_papers", papers)
-        con.register("bench_listings", listings)
-        con.execute("insert into papers by name select * from bench_papers")
-        con.execute("insert into listings by name select * from bench_listings")
-        timings["insert_s"] = time.perf_counter() - started
-        del papers, listings
+        # Chunks keep memory bounded at millions of papers.
+        for offset in range(0, size, CHUNK_PAPERS):
+            started = time.perf_counter()
+            papers, listings = corpus(min(CHUNK_PAPERS, size - offset), seed=offset + 1, offset=offset, vocabulary=vocabulary)
+            timings["generate_s"] += time.perf_counter() - started
+            started = time.perf_counter()
+            con.register("bench_papers", papers)
+            con.register("bench_listings", listings)
+            con.execute("insert into papers by name select * from bench_papers")
+            con.execute("insert into listings by name select * from bench_listings")
+            con.unregister("bench_papers")
+            con.unregister("bench_listings")
+            timings["insert_s"] += time.perf_counter() - started
+            del papers, listings
         started = time.perf_counter()
         con.execute("begin transaction")
         term_index.refresh(con, pl.Series([], dtype=pl.String), fts=False)
