@@ -89,6 +89,7 @@ def build(path: Path, size: int, fts: bool = False) -> dict:
     vocabulary = _vocabulary(np.random.default_rng(0))
     con = store.open_writer(path)
     con.execute("set enable_progress_bar = false")
+    con.execute("set memory_limit = '6GB'")  # DuckDB spills beyond this; keeps a shared machine safe
     try:
         # Chunks keep memory bounded at millions of papers.
         for offset in range(0, size, CHUNK_PAPERS):

@@ -50,9 +50,9 @@ listing_state as (
 ),
 
 final as (
-    select s.*, p.title, p.abstract
+    select s.*
     from listing_state as s
-    join papers as p using (paper_id)
+    semi join papers as p using (paper_id)
 )
 
 select * from final
@@ -128,8 +128,10 @@ def refresh(con: duckdb.DuckDBPyConnection, touched_paper_ids: pl.Series, fts: b
 
 
 def _refresh_batch(con: duckdb.DuckDBPyConnection, state: pl.DataFrame) -> None:
-    """Replace the index entries of these papers (state: paper_id, dates, upvotes, title, abstract)."""
+    """Replace the index entries of these papers (state: paper_id, dates, upvotes)."""
     con.register("state", state.select("paper_id"))
+    texts = con.execute("select paper_id, title, abstract from papers semi join state using (paper_id)").pl()
+    state = state.join(texts, on="paper_id")
     old = con.execute(
         "select tp.paper_key, tp.paper_id, tp.first_list_date from term_papers as tp semi join state using (paper_id)"
     ).pl()
