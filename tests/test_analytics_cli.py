@@ -25,9 +25,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
-    """A warehouse holding a year of generated daily lists ("scaling" planted rising, "tractable" flat)."""
+    """A warehouse holding eight months of generated daily lists ("scaling" planted rising, "tractable" flat)."""
     root = tmp_path_factory.mktemp("analytics-cli") / "data"
-    lists = generate_daily_lists(dt.date(2024, 1, 1), dt.date(2024, 12, 31), seed=3)
+    lists = generate_daily_lists(dt.date(2024, 1, 1), dt.date(2024, 8, 31), seed=3)
     rows, seen = [], set()
     for day, items in sorted(lists.items()):
         for item in items:
@@ -56,7 +56,7 @@ def test_trend_compares_terms_with_smoothing(home, capsys):
     table = list(csv.DictReader(io.StringIO(out)))
     assert list(table[0]) == ["period", "term", "matches", "total", "share", "share_smoothed"]
     scaling = [r for r in table if r["term"] == "scaling"]
-    assert len(scaling) == 12
+    assert len(scaling) == 8
     assert sum(int(r["matches"]) for r in scaling) == sum(truth[r[0]]["scaling"] for r in rows)
 
 
@@ -67,7 +67,7 @@ def test_verdict_says_scaling_rises_and_tractable_is_flat(home, capsys):
     verdicts = {v["term"]: v for v in json.loads(out)}
     assert verdicts["scaling"]["verdict"] == "rising" and verdicts["scaling"]["ci_low"] > 1
     assert verdicts["tractable"]["verdict"] == "flat"
-    code, out, _ = run(capsys, "--home", str(root), "trend", "scaling", "--verdict", "--since", "2024-12-01")
+    code, out, _ = run(capsys, "--home", str(root), "trend", "scaling", "--verdict", "--since", "2024-08-01")
     assert "scaling: too little data to say" in out
     code, out, _ = run(capsys, "--home", str(root), "trend", "scaling", "--verdict", "--by", "quarter")
     assert "scaling: " in out.splitlines()[-1]
