@@ -7,6 +7,11 @@ generator): Zipf-distributed words from a 60,000-word vocabulary, ~10-word title
 abstracts, first list dates spread over 2021-2025, "scaling" planted rising and the phrase
 "inference time scaling" planted after 2024. Then builds the term index with the same code a
 load runs (warehouse.term_index.refresh) and times warm queries. `run(size)` returns the rows.
+
+Measured 2026-11-30 at --size 2700000 on the 2-core machine shared with other jobs (load average
+3-6; two runs): single word 16-36 ms, --source hf 286-516 ms, prefix 221-332 ms, three-word
+phrase 255-376 ms; naive ILIKE 10.1-11.2 s (word) and 9.6 s (phrase); exact contains() scan 2.9 s.
+Build: generate 217 s, insert 134 s, index 437 s, peak RSS 12 GB.
 """
 
 from __future__ import annotations
