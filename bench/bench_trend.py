@@ -145,7 +145,7 @@ def queries(path: Path, repeat: int = 5) -> list[dict]:
             ("single word, monthly (index: term_counts)", [PLANTED_WORD], {}),
             ("single word, monthly, --source hf (postings)", [PLANTED_WORD], {"source": "hf"}),
             ("prefix 'scal*', monthly (postings)", ["scal*"], {}),
-            ("3-word phrase, monthly (postings + verify)", [PLANTED_PHRASE], {}),
+            ("3-word phrase, monthly (postings + positions)", [PLANTED_PHRASE], {}),
         ]
         for name, terms, filters in cases:
             ms, frame = _timed(lambda: analytics.trend(con, [analytics.parse_query(t) for t in terms], by="month", **filters), repeat)
