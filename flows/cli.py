@@ -1,7 +1,7 @@
 """The `papertrends` command: a thin layer over the same functions the flows call.
 
-Read-only commands (trend, sql, status, export) import neither Prefect nor httpx, so they start fast
-and never start a Prefect server.
+Read-only commands (trend, papers, rising, search, sql, status, export) import neither Prefect
+nor httpx, so they start fast and never start a Prefect server.
 """
 
 from __future__ import annotations
@@ -39,6 +39,12 @@ def _common() -> argparse.ArgumentParser:
 
 def _formatted(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+
+
+def _filtered(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", choices=("hf", "arxiv"), help="count papers by their first listing in this source")
+    parser.add_argument("--category", help="only papers in this arXiv category (e.g. cs.LG)")
+    parser.add_argument("--min-upvotes", type=int, metavar="N", help="only papers with at least N upvotes on HF")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,11 +87,42 @@ def build_parser() -> argparse.ArgumentParser:
 
     trend = commands.add_parser("trend", parents=[common], help="share of papers matching each term, per period")
     trend.add_argument("terms", nargs="+", metavar="TERM", help="word, prefix* or phrase")
-    trend.add_argument("--by", choices=("day", "week", "month", "year"), default="month")
+    trend.add_argument("--by", choices=("day", "week", "month", "quarter", "year"), default="month")
     trend.add_argument("--since", type=_date, help="first list date counted")
     trend.add_argument("--until", type=_date, help="last list date counted")
+    _filtered(trend)
+    trend.add_argument("--smooth", type=int, metavar="N", help="add share_smoothed: centred moving share over N periods")
+    trend.add_argument("--verdict", action="store_true", help="rising, falling or flat, with effect size and change point")
+    trend.add_argument("--chart", metavar="FILE", help="also draw the series to FILE.png, .svg or .html")
     _formatted(trend)
     trend.set_defaults(handler=cmd_trend)
+
+    papers = commands.add_parser("papers", parents=[common], help="the papers behind a point of a trend")
+    papers.add_argument("--term", required=True, help="word, prefix*, phrase or a|b alternatives")
+    papers.add_argument("--period", help="2025, 2025-Q1, 2025-03, 2025-W09 or 2025-03-14 (default: all)")
+    _filtered(papers)
+    papers.add_argument("--limit", type=int, default=100)
+    _formatted(papers)
+    papers.set_defaults(handler=cmd_papers)
+
+    rising = commands.add_parser("rising", parents=[common], help="words and two-word phrases whose share grew most")
+    rising.add_argument("--by", choices=("day", "week", "month", "quarter", "year"), default="month")
+    rising.add_argument("--window", type=int, default=3, help="periods in each window compared (default 3)")
+    rising.add_argument("--until", type=_date, help="last list date of the recent window (default: the latest)")
+    rising.add_argument("--min-support", type=int, default=5, help="least papers in the recent window (default 5)")
+    rising.add_argument("--limit", type=int, default=20)
+    _filtered(rising)
+    _formatted(rising)
+    rising.set_defaults(handler=cmd_rising)
+
+    search = commands.add_parser("search", parents=[common], help="papers ranked by BM25 over title and abstract")
+    search.add_argument("text", metavar="TEXT", help="search words")
+    search.add_argument("--since", type=_date, help="first list date counted")
+    search.add_argument("--until", type=_date, help="last list date counted")
+    _filtered(search)
+    search.add_argument("--limit", type=int, default=20)
+    _formatted(search)
+    search.set_defaults(handler=cmd_search)
 
     sql = commands.add_parser("sql", parents=[common], help="read-only SQL on the warehouse")
     sql.add_argument("query", metavar="SQL", help="one SELECT statement ('-' reads it from stdin)")
@@ -214,15 +251,98 @@ def cmd_ingest_files(args) -> int:
     return _finish_ingest(ingest_files(list(args.paths), list_date=list_date, home=str(_settings(args).home)))
 
 
-def cmd_trend(args) -> int:
-    from transforms.terms import parse_term
-    from warehouse import store
+def _filters(args) -> dict:
+    return {"source": args.source, "category": args.category, "min_upvotes": args.min_upvotes}
 
-    terms = [parse_term(t) for t in args.terms]
+
+def cmd_trend(args) -> int:
+    """Share of papers matching each term per period, from the term index; optional smoothing,
+    verdict and chart. Columns: period, term, matches, total, share[, share_smoothed]."""
+    from transforms import trend_stats
+    from warehouse import analytics, store
+
+    queries = [analytics.parse_query(t) for t in args.terms]
     settings = _settings(args)
     con = store.open_reader(settings.warehouse_path, settings.reader_wait)
     try:
-        frame = store.trend(con, terms, by=args.by, since=args.since, until=args.until)
+        frame = analytics.trend(con, queries, by=args.by, since=args.since, until=args.until, **_filters(args))
+    finally:
+        con.close()
+    if args.smooth:
+        frame = trend_stats.smoothed(frame, args.smooth)
+    if args.chart:
+        from pathlib import Path
+
+        from flows.charts import write_chart
+
+        subtitle = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in _filters(args).items() if v is not None)
+        print(f"chart: {write_chart(frame, Path(args.chart), args.by, subtitle)}", file=sys.stderr)
+    shown = frame.drop("period_start")
+    if not args.verdict:
+        write_frame(shown, args.format)
+        return EXIT_OK
+    verdicts = [trend_stats.verdict(frame, q.text) for q in queries]
+    if args.format == "table":
+        write_frame(shown, "table")
+        print("\n" + "\n".join(v.sentence() for v in verdicts))
+    else:
+        import dataclasses
+
+        import polars as pl
+
+        write_frame(pl.DataFrame([dataclasses.asdict(v) for v in verdicts]), args.format)
+    return EXIT_OK
+
+
+def cmd_papers(args) -> int:
+    """The papers matching --term, first listed in --period: title, id, list date, upvotes, link."""
+    from warehouse import analytics, store
+
+    query = analytics.parse_query(args.term)
+    since = until = None
+    if args.period:
+        _, since, until = analytics.period_range(args.period)
+    settings = _settings(args)
+    con = store.open_reader(settings.warehouse_path, settings.reader_wait)
+    try:
+        frame = analytics.papers(con, query, since=since, until=until, limit=args.limit, **_filters(args))
+    finally:
+        con.close()
+    write_frame(frame, args.format)
+    return EXIT_OK
+
+
+def cmd_rising(args) -> int:
+    """Words and two-word phrases whose share grew most: the last --window periods against the
+    --window periods before them, stop words removed, at least --min-support recent papers."""
+    from transforms import trend_stats
+    from warehouse import analytics, store
+
+    if args.window < 1:
+        raise UserError("--window must be at least 1")
+    settings = _settings(args)
+    con = store.open_reader(settings.warehouse_path, settings.reader_wait)
+    try:
+        texts, before_first, recent_first, last = analytics.window_texts(
+            con, args.by, args.window, until=args.until, **_filters(args)
+        )
+    finally:
+        con.close()
+    frame = trend_stats.rising_terms(texts, recent_first, min_support=args.min_support, limit=args.limit)
+    if args.format == "table":
+        print(f"papers first listed {recent_first} .. {last} against {before_first} .. {recent_first - dt.timedelta(days=1)}")
+    write_frame(frame, args.format)
+    return EXIT_OK
+
+
+def cmd_search(args) -> int:
+    """Papers ranked by BM25 (DuckDB fts) over title and abstract, with the trend filters."""
+    from warehouse import analytics, store
+
+    settings = _settings(args)
+    con = store.open_reader(settings.warehouse_path, settings.reader_wait)
+    try:
+        frame = analytics.search(con, args.text, since=args.since, until=args.until, limit=args.limit, **_filters(args))
     finally:
         con.close()
     write_frame(frame, args.format)

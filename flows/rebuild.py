@@ -19,7 +19,7 @@ from flows.ingest import RunReport, _logger, _publish, read_lake_files
 from flows.lake import normalized_record, write_lake
 from flows.raw_archive import iter_raw
 from flows.settings import Settings, load_settings
-from warehouse import locks, store
+from warehouse import locks, store, term_index
 from warehouse.checks import CheckContext
 
 REBUILD_LAKE = "lake.rebuild"
@@ -102,6 +102,7 @@ def rebuild_from_raw(home: str | None = None) -> RunReport:
             report.seconds = time.monotonic() - started
             store.finish_run(con, report.run_id, report.status, "; ".join(report.warnings)[:4000], **report.counts())
             store.record_run_report(con, report.run_id, report.stages, report.warnings)
+            term_index.rebuild_fts_if_stale(con)
         except BaseException:
             con.close()
             shutil.rmtree(new_lake, ignore_errors=True)

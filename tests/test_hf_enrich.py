@@ -142,3 +142,33 @@ def test_title_only_papers_merge_into_their_arxiv_ids(home, tmp_path):
     assert rows(home, "select count(*) from first_listings") == [(4,)]
     search_raw = [p for p in (home / "raw" / "hf_search").rglob("*.json") if not p.name.endswith(".meta.json")]
     assert len(search_raw) == 4 and all(isinstance(json.loads(p.read_bytes()), list) for p in search_raw)
+
+
+def test_resolving_a_title_moves_its_trend_counts_to_the_real_id(tmp_path):
+    """The term index follows a title-only paper merged into its arXiv id: counted once, not twice."""
+    import polars as pl
+
+    from transforms.hf_listings import LISTING_SCHEMA, QUARANTINE_SCHEMA
+    from warehouse import analytics, store
+
+    def row(paper_id, source):
+        values = {name: None for name in LISTING_SCHEMA}
+        values.update(
+            source=source, list_date=dt.date(2025, 1, 10), paper_id=paper_id, position=0,
+            title="Scaling tractable circuits", abstract="About scaling.", authors=["A"],
+            fetched_at=dt.datetime(2025, 1, 10, tzinfo=dt.timezone.utc), origin="o", raw_sha256="s",
+        )
+        return values
+
+    con = store.open_writer(tmp_path / "w.duckdb")
+    try:
+        frame = pl.DataFrame([row("title:abc", "hf_page"), row("2501.00001", "hf_daily")], schema=LISTING_SCHEMA)
+        store.load(con, frame, pl.DataFrame(schema=QUARANTINE_SCHEMA), 1)
+        before = analytics.trend(con, [analytics.parse_query("scaling")], by="month")
+        assert before.select("matches", "total").rows() == [(2, 2)]
+        store.resolve_title(con, "title:abc", "Scaling tractable circuits", "2501.00001", "resolved", None)
+        after = analytics.trend(con, [analytics.parse_query("scaling")], by="month")
+        assert after.select("matches", "total").rows() == [(1, 1)]
+        assert con.execute("select count(*) from papers").fetchone()[0] == 1
+    finally:
+        con.close()

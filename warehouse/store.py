@@ -27,6 +27,7 @@ from transforms.papers import (
 )
 from transforms.terms import Term
 from transforms.hf_details import upvote_history_from_listings
+from warehouse import term_index
 
 PERIODS = ("day", "week", "month", "year")
 LISTING_KEY = ["source", "list_date", "paper_id"]
@@ -234,6 +235,7 @@ def load(
         existing = _existing(con, "listings", LISTING_KEY, incoming_listings.select(LISTING_KEY), listing_schema)
         merged = listings_merged(existing, incoming_listings)
         to_write, counts.listings_new, counts.listings_changed = rows_new_or_changed(merged, existing, LISTING_KEY)
+        touched_paper_ids = [to_write["paper_id"]]  # for the term index: first list dates may move
         if to_write.height:
             con.register("listings_to_write", to_write)
             con.execute("insert or replace into listings by name select * from listings_to_write")
@@ -243,6 +245,7 @@ def load(
         existing = _existing(con, "papers", ["paper_id"], incoming_papers.select("paper_id"), paper_schema)
         merged = papers_merged(existing, incoming_papers)
         to_write, counts.papers_new, counts.papers_changed = rows_new_or_changed(merged, existing, ["paper_id"])
+        touched_paper_ids.append(to_write["paper_id"])
         if to_write.height:
             con.register("papers_to_write", to_write)
             con.execute("insert or replace into papers by name select * from papers_to_write")
@@ -262,6 +265,7 @@ def load(
             con.unregister("quarantine_to_write")
             counts.quarantine_new = con.execute("select count(*) from quarantine").fetchone()[0] - before
         counts.upvote_sightings_new = record_upvotes(con, upvote_history_from_listings(listings))
+        term_index.refresh(con, pl.concat(touched_paper_ids))
         if checks is not None:
             _check_batch(con, listings, quarantine, run_id, checks)
         con.execute("commit")
@@ -527,6 +531,7 @@ def load_paper_details(
                 con.register("papers_to_write", to_write)
                 con.execute("insert or replace into papers by name select * from papers_to_write")
                 con.unregister("papers_to_write")
+                term_index.refresh(con, to_write["paper_id"])
         counts.upvote_sightings_new = record_upvotes(con, sightings)
         if answers.height:
             con.register("answers_to_write", answers)
@@ -579,6 +584,7 @@ def resolve_title(
                 con.register("papers_to_write", merged)
                 con.execute("insert into papers by name select * from papers_to_write")
                 con.unregister("papers_to_write")
+            term_index.refresh(con, pl.Series([synthetic_id, paper_id]))
         con.execute("commit")
     except Exception:
         con.execute("rollback")

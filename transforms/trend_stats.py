@@ -1,0 +1,266 @@
+"""Statistics on trend series: smoothing, a verdict (rising / falling / flat), change points, rising terms.
+
+Pure functions on Polars frames and numpy arrays; no I/O.
+
+The verdict's test: a quasi-binomial logistic regression of matches out of total on time in
+years, fitted by IRLS. The slope is the log odds ratio per year; its standard error is scaled by
+the Pearson dispersion when that exceeds 1 (papers in a month are not independent draws, and
+plain binomial errors would call every wiggle significant). Wald z-test, two-sided p-value, 95%
+interval for the odds ratio per year.
+
+The change point: the period from which the logistic trend line jumps or bends, with the
+highest likelihood, at least MIN_SEGMENT_PERIODS periods from either end, kept when its
+likelihood-ratio statistic (scaled by the dispersion) beats the chi-square(1) critical value at
+0.05 after a Bonferroni correction over every candidate tried (see change_point).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from transforms.terms import words_expr
+
+ALPHA = 0.05
+MIN_PERIODS = 4            # fewer periods with papers: too little data for a verdict
+MIN_MATCHES = 10           # fewer matching papers in the window: too little data
+MIN_SEGMENT_PERIODS = 3    # each side of a change point spans at least this many periods
+
+# Common English function words and generic paper vocabulary, removed from rising terms.
+STOP_WORDS = frozenset(
+    """a about above after again against all also an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had has
+    have having he her here hers him his how i if in into is it its itself just more most my no nor not
+    now of off on once only or other our ours out over own same she should so some such than that the
+    their theirs them then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours via using use used based
+    we our paper propose proposed show shows results approach method methods new novel model models
+    work study present existing however while well across within without both first two one three
+    per may can achieve achieves demonstrate significantly performance""".split()
+)
+
+
+def smoothed(trend: pl.DataFrame, periods: int) -> pl.DataFrame:
+    """Add share_smoothed: centred moving sum of matches over that of total, `periods` wide, per term.
+
+    A ratio of moving sums is a moving average of the share weighted by each period's papers, so
+    thin periods (and empty ones, whose share is null) do not swing it.
+    """
+    if periods < 1:
+        raise ValueError("--smooth must be at least 1")
+    window = dict(window_size=periods, center=True, min_samples=1)
+    return trend.with_columns(
+        share_smoothed=(
+            pl.col("matches").rolling_sum(**window) / pl.col("total").rolling_sum(**window)
+        ).over("term", order_by="period_start")
+    ).with_columns(pl.col("share_smoothed").fill_nan(None))
+
+
+def _logistic_fit(X: np.ndarray, matches: np.ndarray, totals: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Binomial logistic regression by IRLS: (coefficients, covariance, log-likelihood)."""
+    y = matches / totals
+    p0 = np.clip(matches.sum() / totals.sum(), 1e-6, 1 - 1e-6)
+    beta = np.zeros(X.shape[1])
+    beta[0] = math.log(p0 / (1 - p0))
+    for _ in range(100):
+        mu = np.clip(1 / (1 + np.exp(-(X @ beta))), 1e-12, 1 - 1e-12)
+        weight = np.maximum(totals * mu * (1 - mu), 1e-12)
+        z = X @ beta + (y - mu) / (mu * (1 - mu))
+        updated = np.linalg.lstsq(X.T @ (weight[:, None] * X), X.T @ (weight * z), rcond=None)[0]
+        # Clamp: a segment with no matches at all drives its logit to -inf; stop it at a finite value.
+        updated = np.clip(updated, -50, 50)
+        done = np.max(np.abs(updated - beta)) < 1e-9
+        beta = updated
+        if done:
+            break
+    mu = np.clip(1 / (1 + np.exp(-(X @ beta))), 1e-12, 1 - 1e-12)
+    covariance = np.linalg.pinv(X.T @ ((totals * mu * (1 - mu))[:, None] * X))
+    loglik = float(np.sum(matches * np.log(mu) + (totals - matches) * np.log(1 - mu)))
+    return beta, covariance, loglik
+
+
+def logistic_trend(matches: np.ndarray, totals: np.ndarray, years: np.ndarray) -> dict:
+    """Quasi-binomial logistic fit of matches/totals on years: slope, its SE, z, p, dispersion."""
+    X = np.column_stack([np.ones_like(years), years - years.mean()])
+    beta, covariance, _ = _logistic_fit(X, matches, totals)
+    mu = 1 / (1 + np.exp(-(X @ beta)))
+    pearson = float(np.sum((matches - totals * mu) ** 2 / np.maximum(totals * mu * (1 - mu), 1e-12)))
+    dispersion = max(1.0, pearson / max(len(totals) - 2, 1))
+    se = math.sqrt(covariance[1, 1] * dispersion)
+    z_value = beta[1] / se if se > 0 else 0.0
+    return {"slope": float(beta[1]), "se": se, "z": z_value, "p": math.erfc(abs(z_value) / math.sqrt(2)),
+            "dispersion": dispersion}
+
+
+def _pearson_dispersion(X: np.ndarray, beta: np.ndarray, matches: np.ndarray, totals: np.ndarray) -> float:
+    mu = np.clip(1 / (1 + np.exp(-(X @ beta))), 1e-12, 1 - 1e-12)
+    pearson = float(np.sum((matches - totals * mu) ** 2 / (totals * mu * (1 - mu))))
+    return max(1.0, pearson / max(len(totals) - X.shape[1], 1))
+
+
+def change_point(matches: np.ndarray, totals: np.ndarray, years: np.ndarray) -> dict | None:
+    """Where the trend changes, if it does: {index, kind, before, after, lr, p}.
+
+    Model: the logistic trend line plus, from period k on, either a jump (kind 'level':
+    d * [t >= t_k]) or a bend (kind 'slope': c * max(0, t - t_k)). The best (k, kind), at least
+    MIN_SEGMENT_PERIODS periods from either end, is kept when the likelihood-ratio statistic,
+    divided by the Pearson dispersion of that fuller model, beats chi-square(1) at ALPHA after a
+    Bonferroni correction over every (k, kind) tried. before/after are the observed shares.
+    """
+    n = len(totals)
+    candidates = range(MIN_SEGMENT_PERIODS, n - MIN_SEGMENT_PERIODS + 1)
+    if not candidates:
+        return None
+    line = np.column_stack([np.ones_like(years), years - years.mean()])
+    _, _, straight = _logistic_fit(line, matches, totals)
+    fits = {}
+    for k in candidates:
+        for kind, column in (("level", (years >= years[k]).astype(float)), ("slope", np.maximum(0.0, years - years[k]))):
+            X = np.column_stack([line, column])
+            beta, _, loglik = _logistic_fit(X, matches, totals)
+            fits[(k, kind)] = (loglik, _pearson_dispersion(X, beta, matches, totals))
+    (best, kind), (loglik, dispersion) = max(fits.items(), key=lambda item: item[1][0])
+    statistic = 2 * (loglik - straight) / dispersion
+    p_value = min(1.0, math.erfc(math.sqrt(max(statistic, 0) / 2)) * len(fits))
+    if p_value >= ALPHA:
+        return None
+    return {"index": best, "kind": kind, "before": float(matches[:best].sum() / totals[:best].sum()),
+            "after": float(matches[best:].sum() / totals[best:].sum()), "lr": statistic, "p": p_value}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the test says about one term's series."""
+
+    term: str
+    verdict: str                 # rising | falling | flat | too little data
+    odds_ratio_per_year: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    since: str | None            # period label of the change point
+    change: str | None           # level (the share jumps) or slope (the trend bends)
+    share_before: float | None
+    share_after: float | None
+    periods: int
+    matches: int
+    total: int
+    note: str
+
+    def sentence(self) -> str:
+        """One line a person reads."""
+        if self.verdict == "too little data":
+            return f"{self.term}: too little data to say ({self.note})"
+        text = (f"{self.term}: {self.verdict} — odds ratio per year {self.odds_ratio_per_year:.2f} "
+                f"(95% CI {self.ci_low:.2f}–{self.ci_high:.2f}, p = {self.p_value:.2g}; "
+                f"{self.matches} of {self.total} papers over {self.periods} periods)")
+        if self.since:
+            how = "jumps" if self.change == "level" else "bends"
+            text += f"; changes since {self.since} (the trend {how}): share {self.share_before:.1%} → {self.share_after:.1%}"
+        return text
+
+
+def verdict(trend: pl.DataFrame, term: str) -> Verdict:
+    """Rising, falling or flat for one term of a trend frame (period, period_start, matches, total)."""
+    series = trend.filter((pl.col("term") == term) & (pl.col("total") > 0)).sort("period_start")
+    matches = series["matches"].to_numpy().astype(float)
+    totals = series["total"].to_numpy().astype(float)
+    base = dict(term=term, periods=series.height, matches=int(matches.sum()), total=int(totals.sum()))
+    empty = dict(odds_ratio_per_year=None, ci_low=None, ci_high=None, p_value=None, since=None, change=None,
+                 share_before=None, share_after=None)
+    if series.height < MIN_PERIODS or matches.sum() < MIN_MATCHES or matches.sum() == totals.sum():
+        note = (f"{series.height} periods with papers (need {MIN_PERIODS}), "
+                f"{int(matches.sum())} matching papers (need {MIN_MATCHES})")
+        return Verdict(verdict="too little data", note=note, **base, **empty)
+    first = series["period_start"][0]
+    years = np.array([(d - first).days / 365.25 for d in series["period_start"]], dtype=float)
+    fit = logistic_trend(matches, totals, years)
+    low, high = fit["slope"] - 1.96 * fit["se"], fit["slope"] + 1.96 * fit["se"]
+    direction = "flat" if fit["p"] >= ALPHA else ("rising" if fit["slope"] > 0 else "falling")
+    found = change_point(matches, totals, years)
+    note = (f"quasi-binomial logistic regression of share on time, Wald test, dispersion {fit['dispersion']:.2f}; "
+            f"change point: logistic line with one jump or bend, LR test, Bonferroni, min {MIN_SEGMENT_PERIODS} periods a side")
+    return Verdict(
+        verdict=direction,
+        odds_ratio_per_year=math.exp(fit["slope"]), ci_low=math.exp(low), ci_high=math.exp(high), p_value=fit["p"],
+        since=series["period"][found["index"]] if found else None,
+        change=found["kind"] if found else None,
+        share_before=found["before"] if found else None,
+        share_after=found["after"] if found else None,
+        note=note,
+        **base,
+    )
+
+
+def paper_terms(texts: pl.DataFrame) -> pl.DataFrame:
+    """(row, term, kind): distinct words and two-word phrases of each paper's title and abstract.
+
+    Phrases never run from the title into the abstract (as in transforms/terms.py).
+    """
+    fields = []
+    indexed = texts.with_row_index("row")
+    for column in ("title", "abstract"):
+        tokens = indexed.select("row", word=words_expr(pl.col(column))).explode("word").drop_nulls("word")
+        tokens = tokens.with_columns(next_word=pl.col("word").shift(-1).over("row"))
+        fields.append(tokens.select("row", term=pl.col("word"), kind=pl.lit("word")))
+        fields.append(
+            tokens.drop_nulls("next_word").select(
+                "row", term=pl.concat_str([pl.col("word"), pl.col("next_word")], separator=" "), kind=pl.lit("phrase")
+            )
+        )
+    return pl.concat(fields).unique()
+
+
+def _is_interesting(term: pl.Expr) -> pl.Expr:
+    """No stop word at either end, no bare number, more than one character."""
+    first, last = term.str.split(" ").list.first(), term.str.split(" ").list.last()
+    stop = pl.lit(sorted(STOP_WORDS))
+    return (
+        ~first.is_in(stop) & ~last.is_in(stop)
+        & ~first.str.contains(r"^\p{N}+$") & ~last.str.contains(r"^\p{N}+$")
+        & (first.str.len_chars() > 1) & (last.str.len_chars() > 1)
+    )
+
+
+def rising_terms(texts: pl.DataFrame, recent_first, min_support: int = 5, limit: int = 20) -> pl.DataFrame:
+    """Words and two-word phrases ranked by how much their share grew from the earlier window to the recent.
+
+    `texts` holds title, abstract and period_start of every paper in both windows; rows with
+    period_start >= recent_first form the recent window. Ranked by the two-proportion z statistic
+    (growth weighed by its support); terms in fewer than `min_support` recent papers are left out.
+    """
+    recent = (pl.col("period_start") >= recent_first)
+    windows = texts.with_columns(recent=recent)
+    total_recent = int(windows["recent"].sum())
+    total_before = windows.height - total_recent
+    if total_recent == 0 or total_before == 0:
+        raise ValueError("need papers in both windows to compare; widen --window or load more data")
+    found = paper_terms(windows.select("title", "abstract")).join(
+        windows.with_row_index("row").select("row", "recent"), on="row"
+    )
+    counted = (
+        found.filter(_is_interesting(pl.col("term")))
+        .group_by("term", "kind")
+        .agg(recent=pl.col("recent").sum(), before=(~pl.col("recent")).sum())
+        .filter(pl.col("recent") >= min_support)
+    )
+    share_recent = pl.col("recent") / total_recent
+    share_before = pl.col("before") / total_before
+    pooled = (pl.col("recent") + pl.col("before")) / (total_recent + total_before)
+    standard_error = (pooled * (1 - pooled) * (1 / total_recent + 1 / total_before)).sqrt()
+    return (
+        counted.with_columns(
+            share_before=share_before,
+            share_recent=share_recent,
+            growth=(pl.col("recent") + 0.5) / total_recent / ((pl.col("before") + 0.5) / total_before),
+            z=((share_recent - share_before) / standard_error).fill_nan(None),
+        )
+        .filter(pl.col("z") > 0)  # a term in every paper of both windows has no z (0/0): not rising
+        .sort(["z", "term"], descending=[True, False])
+        .head(limit)
+        .select("term", "kind", pl.col("before").alias("papers_before"), "share_before",
+                pl.col("recent").alias("papers_recent"), "share_recent", "growth", "z")
+    )

@@ -1,0 +1,250 @@
+"""The term index: words, per-paper postings and per-day counts, kept current by every load.
+
+Trend queries read these instead of scanning abstracts (warehouse/sql/005_term_index.sql):
+
+* ``term_words``     word_id, word: every word of every search text (transforms/terms.py words);
+* ``term_papers``    paper_key (dense integer), paper_id, first list dates overall / hf / arxiv,
+                     max hf upvotes: what the filters need, without touching listings;
+* ``term_postings``  (word_id, paper_key, positions) for each distinct word of a search text;
+* ``term_counts``    signed deltas of papers per (word_id, first_list_date); word_id 0 counts
+                     every paper. A single-word trend without filters sums these.
+
+``refresh`` runs inside the load's transaction for the papers the load touched (new or changed
+paper rows, or new listings that may move a paper's first list date), plus any paper not yet
+indexed (so a warehouse made before migration 005 is indexed by its next load). It subtracts a
+touched paper's old contribution, rewrites its postings and adds the new contribution.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from transforms.terms import words_expr
+
+ALL_PAPERS_WORD_ID = 0
+HF_SOURCE_PATTERN = "hf_%"
+ARXIV_SOURCE = "arxiv"
+BATCH_PAPERS = 100_000
+
+_PAPER_STATE_SQL = """
+with affected as (
+    select paper_id from touched_paper_ids
+    union
+    select paper_id from papers anti join term_papers using (paper_id)
+),
+
+listing_state as (
+    select
+        l.paper_id,
+        min(l.list_date) as first_list_date,
+        min(l.list_date) filter (where l.source like $hf) as first_hf_date,
+        min(l.list_date) filter (where l.source = $arxiv) as first_arxiv_date,
+        max(l.upvotes) filter (where l.source like $hf) as max_hf_upvotes
+    from listings as l
+    semi join affected using (paper_id)
+    group by l.paper_id
+),
+
+final as (
+    select s.*
+    from listing_state as s
+    semi join papers as p using (paper_id)
+)
+
+select * from final
+"""
+
+
+def fts_extension_path() -> str:
+    """The fts extension file shipped in the duckdb-extension-fts wheel."""
+    import duckdb_extension_fts
+
+    found = sorted(Path(duckdb_extension_fts.__file__).parent.rglob("fts.duckdb_extension"))
+    if not found:
+        raise RuntimeError("duckdb-extension-fts is installed but holds no fts.duckdb_extension file")
+    return str(found[0])
+
+
+def load_fts(con: duckdb.DuckDBPyConnection) -> None:
+    """Load DuckDB's fts extension straight from the wheel's file (offline; nothing installed in ~)."""
+    loaded = con.execute("select count(*) from duckdb_extensions() where extension_name = 'fts' and loaded").fetchone()[0]
+    if not loaded:
+        con.execute(f"load '{fts_extension_path()}'")
+
+
+def rebuild_fts(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild the BM25 index over papers' titles and abstracts (DuckDB fts cannot update in place)."""
+    load_fts(con)
+    con.execute(
+        "pragma create_fts_index('papers', 'paper_id', 'title', 'abstract', "
+        "stemmer = 'porter', stopwords = 'english', ignore = '[^\\p{L}\\p{N}]+', "
+        "strip_accents = 1, lower = 1, overwrite = 1)"
+    )
+
+
+def postings_of(papers: pl.DataFrame) -> pl.DataFrame:
+    """(paper_key, first_list_date, word, positions): each distinct word of a paper and where it stands.
+
+    Positions count the words of the search text with the field break as one position between
+    title and abstract, so consecutive positions mean consecutive words of one field: exactly
+    when the search text contains the phrase (transforms/terms.py).
+    """
+    fields = papers.select(
+        "paper_key", "first_list_date", title=words_expr(pl.col("title")), abstract=words_expr(pl.col("abstract"))
+    )
+    title_length = pl.col("title").list.len()
+    tokens = pl.concat([
+        fields.select("paper_key", "first_list_date", word=pl.col("title"),
+                      position=pl.int_ranges(0, title_length, dtype=pl.Int32)),
+        fields.select("paper_key", "first_list_date", word=pl.col("abstract"),
+                      position=pl.int_ranges(title_length + 1, title_length + 1 + pl.col("abstract").list.len(), dtype=pl.Int32)),
+    ]).explode(["word", "position"]).drop_nulls("word")
+    # Sorting first makes the grouping about twice as fast as hashing unsorted string keys.
+    return (
+        tokens.sort("paper_key", "word", "position")
+        .group_by("paper_key", "word", maintain_order=True)
+        .agg(pl.col("first_list_date").first(), positions=pl.col("position"))
+    )
+
+
+def refresh(con: duckdb.DuckDBPyConnection, touched_paper_ids: pl.Series, fts: bool = True) -> int:
+    """Bring the index up to date for these papers (and any never indexed); returns papers indexed.
+
+    Runs in the caller's transaction: a load and its index changes commit together.
+    """
+    con.register("touched_paper_ids", pl.DataFrame({"paper_id": touched_paper_ids.cast(pl.String).unique()}))
+    state = con.execute(_PAPER_STATE_SQL, {"hf": HF_SOURCE_PATTERN, "arxiv": ARXIV_SOURCE}).pl()
+    # Papers that left the warehouse (a title-only paper merged into its arXiv id) leave the index too.
+    con.register("still_indexable", state.select("paper_id"))
+    gone = con.execute(
+        "select paper_key, paper_id, first_list_date from term_papers "
+        "semi join touched_paper_ids using (paper_id) anti join still_indexable using (paper_id)"
+    ).pl()
+    con.unregister("still_indexable")
+    con.unregister("touched_paper_ids")
+    _retract(con, gone)
+    # Batches bound the memory of tokenizing (a first index of a big warehouse is millions of papers).
+    for batch in state.iter_slices(BATCH_PAPERS):
+        _refresh_batch(con, batch)
+    if fts and state.height:
+        mark_fts_stale(con)
+    return state.height
+
+
+def mark_fts_stale(con: duckdb.DuckDBPyConnection) -> None:
+    """Note that papers changed since the BM25 index was built (rebuilt once at the end of a run)."""
+    con.execute("update search_index_state set stale = true")
+
+
+def fts_is_stale(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether papers changed since the BM25 index was last built."""
+    row = con.execute("select stale from search_index_state").fetchone()
+    return bool(row and row[0])
+
+
+def rebuild_fts_if_stale(con: duckdb.DuckDBPyConnection) -> bool:
+    """Rebuild the BM25 index when loads marked it stale; returns whether it rebuilt."""
+    if not fts_is_stale(con):
+        return False
+    con.execute("begin transaction")
+    try:
+        rebuild_fts(con)
+        con.execute("update search_index_state set stale = false, rebuilt_at = now()")
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return True
+
+
+def _retract(con: duckdb.DuckDBPyConnection, old: pl.DataFrame) -> None:
+    """Take indexed papers' contribution back out (old: paper_key, paper_id, first_list_date)."""
+    if not old.height:
+        return
+    # Take the old contribution back out: counts first (they need the old postings), then rows.
+    con.register("old_papers", old)
+    con.execute(
+        """
+        insert into term_counts
+        select word_id, first_list_date, -count(*)::integer
+        from (
+            select p.word_id, o.first_list_date from term_postings as p join old_papers as o using (paper_key)
+            union all
+            select 0, first_list_date from old_papers
+        )
+        group by all
+        """
+    )
+    con.execute("delete from term_postings where paper_key in (select paper_key from old_papers)")
+    con.execute("delete from term_papers where paper_key in (select paper_key from old_papers)")
+    con.unregister("old_papers")
+
+
+def _refresh_batch(con: duckdb.DuckDBPyConnection, state: pl.DataFrame) -> None:
+    """Replace the index entries of these papers (state: paper_id, dates, upvotes)."""
+    con.register("state", state.select("paper_id"))
+    texts = con.execute("select paper_id, title, abstract from papers semi join state using (paper_id)").pl()
+    state = state.join(texts, on="paper_id")
+    old = con.execute(
+        "select tp.paper_key, tp.paper_id, tp.first_list_date from term_papers as tp semi join state using (paper_id)"
+    ).pl()
+    con.unregister("state")
+    _retract(con, old)
+
+    next_key = con.execute("select coalesce(max(paper_key), 0) + 1 from term_papers").fetchone()[0]
+    known_keys = old.select("paper_id", "paper_key")
+    keyed = state.join(known_keys, on="paper_id", how="left")
+    new_keys = keyed.filter(pl.col("paper_key").is_null()).with_row_index("offset")
+    keyed = pl.concat(
+        [
+            keyed.filter(pl.col("paper_key").is_not_null()),
+            new_keys.with_columns(paper_key=(pl.col("offset") + next_key).cast(pl.Int32)).drop("offset"),
+        ],
+        how="vertical_relaxed",
+    )
+
+    postings = postings_of(keyed)
+    con.register("posted_words", postings.select("word").unique())
+    con.execute(
+        """
+        insert into term_words
+        select (select coalesce(max(word_id), 0) from term_words) + row_number() over (order by word), word
+        from posted_words anti join term_words using (word)
+        """
+    )
+    con.unregister("posted_words")
+
+    con.register("new_postings", postings)
+    con.register("new_papers", keyed.drop("title", "abstract"))
+    con.execute(
+        "insert into term_papers by name select paper_key, paper_id, first_list_date, first_hf_date, "
+        "first_arxiv_date, max_hf_upvotes from new_papers"
+    )
+    con.execute(
+        """
+        insert into term_postings
+        select w.word_id, n.paper_key, n.positions from new_postings as n join term_words as w using (word)
+        order by w.word_id, n.paper_key
+        """
+    )
+    con.execute(
+        """
+        insert into term_counts
+        select word_id, first_list_date, count(*)::integer
+        from (
+            select w.word_id, n.first_list_date
+            from new_postings as n
+            join term_words as w using (word)
+            union all
+            select 0, first_list_date from new_papers
+        )
+        group by all
+        order by all  -- sorted rows let zone maps skip row groups when reading one word
+        """
+    )
+    con.unregister("new_postings")
+    con.unregister("new_papers")
