@@ -16,7 +16,7 @@ import pytest
 from flows.cli import main
 from transforms.hf_listings import LISTING_SCHEMA, QUARANTINE_SCHEMA
 from transforms.terms import parse_term, words, words_expr
-from warehouse import analytics, store
+from warehouse import analytics, store, term_index
 
 UTC = dt.timezone.utc
 NO_QUARANTINE = pl.DataFrame(schema=QUARANTINE_SCHEMA)
@@ -245,6 +245,9 @@ def test_search_ranks_by_bm25_and_stays_current(warehouse):
     con, *_ = warehouse
     store.load(con, listing_rows([("2509.00001", dt.date(2025, 9, 1), "Probabilistic circuits at scale",
                                    "Tractable probabilistic circuits for everyone.", 7)]), NO_QUARANTINE, 8)
+    assert term_index.fts_is_stale(con)
+    assert term_index.rebuild_fts_if_stale(con)  # what the end of every ingest run does
+    assert not term_index.fts_is_stale(con) and not term_index.rebuild_fts_if_stale(con)
     frame = analytics.search(con, "probabilistic circuits")
     assert frame["paper_id"][0] == "2509.00001"
     assert frame["score"].to_list() == sorted(frame["score"].to_list(), reverse=True)

@@ -18,7 +18,7 @@ from flows.cli import main
 from flows.sample_listings import generate_daily_lists, planted_truth
 from tests.test_analytics import listing_rows
 from transforms.hf_listings import QUARANTINE_SCHEMA
-from warehouse import store
+from warehouse import store, term_index
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,6 +38,7 @@ def home(tmp_path_factory):
             rows.append((paper["id"], dt.date.fromisoformat(day), paper["title"], paper["summary"], paper["upvotes"]))
     con = store.open_writer(root / "warehouse.duckdb")
     store.load(con, listing_rows(rows), pl.DataFrame(schema=QUARANTINE_SCHEMA), 1)
+    term_index.rebuild_fts_if_stale(con)  # what the end of every ingest run does
     con.close()
     return root, planted_truth(lists), rows
 
