@@ -479,7 +479,8 @@ def _batches(handle, lines_per_batch: int, digest):
         yield batch
 
 
-def _progress(total_bytes: int, description: str, enabled: bool):
+def _progress(enabled: bool):
+    """A bytes-read progress bar on stderr (rich comes with Prefect)."""
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
@@ -503,7 +504,7 @@ def load_snapshot_batches(settings: Settings, landed: str, run_id: int, show_pro
               "listings_new": 0, "listings_changed": 0, "papers_new": 0, "papers_changed": 0, "deleted_new": 0, "warnings": []}
     digest = hashlib.sha256()
     position = 0
-    with body.open("rb") as handle, _progress(record.meta["bytes"], body.name, show_progress) as progress:
+    with body.open("rb") as handle, _progress(show_progress) as progress:
         bar = progress.add_task(f"arXiv snapshot {Path(origin).name}", total=record.meta["bytes"], papers=0)
         for number, lines in enumerate(_batches(handle, settings.snapshot_batch_lines, digest)):
             extracted = snapshot_lines_extracted(lines, first_position=position, origin=origin, raw_sha256=record.sha256)

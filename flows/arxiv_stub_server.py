@@ -27,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
-__all__ = ["ArxivServer", "Canned", "generate_arxiv_papers", "main"]
+__all__ = ["ArxivServer", "Canned", "generate_arxiv_papers", "iter_arxiv_papers", "main"]
 
 CATEGORIES = ("cs.LG", "cs.CL", "cs.CV", "stat.ML", "math.OC", "cond-mat.str-el", "hep-th", "quant-ph")
 WORDS = (
@@ -46,8 +46,12 @@ def generate_arxiv_papers(count: int, *, seed: int = 1, first_day: dt.date = dt.
     About one in 25 has an old-style id (``hep-th/9901001``-like); versions, categories (primary
     first), DOI, journal ref and license are sometimes present, sometimes null, like the real file.
     """
+    return list(iter_arxiv_papers(count, seed=seed, first_day=first_day))
+
+
+def iter_arxiv_papers(count: int, *, seed: int = 1, first_day: dt.date = dt.date(2024, 1, 1)):
+    """generate_arxiv_papers one paper at a time (for snapshots too big to hold)."""
     rng = random.Random(seed)
-    papers = []
     for n in range(count):
         day = first_day + dt.timedelta(days=n * 365 // max(count, 1))
         created = dt.datetime(day.year, day.month, day.day, rng.randrange(24), rng.randrange(60), rng.randrange(60))
@@ -67,7 +71,7 @@ def generate_arxiv_papers(count: int, *, seed: int = 1, first_day: dt.date = dt.
             title = title.replace(" ", "\n  ", 1)  # arXiv line wraps
         abstract = "  " + " ".join(rng.choice(WORDS) for _ in range(rng.randrange(60, 160))) + ".\n"
         categories = rng.sample(CATEGORIES, rng.randrange(1, 4))
-        papers.append({
+        yield {
             "id": paper_id,
             "submitter": f"{parsed[0][1]} {parsed[0][0]}",
             "authors": ", ".join(f"{first} {last}" for last, first, _ in parsed),
@@ -82,8 +86,7 @@ def generate_arxiv_papers(count: int, *, seed: int = 1, first_day: dt.date = dt.
             "versions": versions,
             "update_date": created.date().isoformat(),
             "authors_parsed": parsed,
-        })
-    return papers
+        }
 
 
 @dataclass

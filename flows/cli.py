@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--oai", action="store_true", help="harvest OAI-PMH ListRecords (resumes an interrupted harvest)")
     arxiv.add_argument("--since", type=_date, help="first v1 submission date (--oai: OAI 'from' datestamp)")
     arxiv.add_argument("--until", type=_date, help="last v1 submission date (--oai: OAI 'until' datestamp)")
-    arxiv.add_argument("--base-url", help="endpoint (default https://export.arxiv.org/api/query or https://oaipmh.arxiv.org/oai)")
+    arxiv.add_argument("--base-url", help="endpoint (default https://export.arxiv.org/api/query or https://export.arxiv.org/oai2)")
     arxiv.add_argument("--max-results", type=int, help="--query: stop after this many entries")
     arxiv.add_argument("--set", dest="set_spec", help="--oai: set such as cs or physics:hep-th")
     arxiv.add_argument("--metadata-prefix", choices=("arXivRaw", "arXiv"), default="arXivRaw", help="--oai: record format")

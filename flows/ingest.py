@@ -333,6 +333,8 @@ def ingest_files(
         _normalize_and_load(settings, report, landed)
         for snapshot in snapshots:
             snapshot_ingested(settings, report, snapshot, show_progress)
+        if snapshots and list_date:
+            report.warnings.append("--date does not apply to arXiv snapshots: each paper is listed on its v1 date")
     except Exception as error:
         report.failures.append(f"run stopped: {error}")
         report.items_loaded = 0

@@ -38,7 +38,7 @@ class Settings:
         metadata={"env": "PAPERTRENDS_ARXIV_API_URL", "help": "arXiv API query endpoint"},
     )
     arxiv_oai_url: str = field(
-        default="https://oaipmh.arxiv.org/oai",
+        default="https://export.arxiv.org/oai2",
         metadata={"env": "PAPERTRENDS_ARXIV_OAI_URL", "help": "arXiv OAI-PMH endpoint"},
     )
     arxiv_request_interval: float = field(
@@ -49,7 +49,7 @@ class Settings:
         default=200, metadata={"env": "PAPERTRENDS_ARXIV_PAGE_SIZE", "help": "entries per arXiv API page"}
     )
     snapshot_batch_lines: int = field(
-        default=50_000, metadata={"env": "PAPERTRENDS_SNAPSHOT_BATCH_LINES", "help": "snapshot lines per batch"}
+        default=20_000, metadata={"env": "PAPERTRENDS_SNAPSHOT_BATCH_LINES", "help": "snapshot lines per batch"}
     )
 
     @property
