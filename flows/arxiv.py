@@ -40,6 +40,7 @@ from transforms.arxiv import (
     looks_like_snapshot_line,
     oai_page_extracted,
     snapshot_lines_extracted,
+    whole_input_quarantined,
 )
 from transforms.hf_listings import QUARANTINE_SCHEMA
 from warehouse import store
@@ -108,10 +109,8 @@ def arxiv_extracted(record: RawRecord) -> ArxivExtracted:
     else:
         extracted = oai_page_extracted(body, origin=origin, raw_sha256=record.sha256, position_offset=offset)
     if status != 200 and extracted.error is None:
-        from transforms.arxiv import _whole_input
-
         message = f"HTTP {status}: {_snippet(record)}"
-        extracted = _whole_input(message, body, origin, record.sha256, error=message)
+        extracted = whole_input_quarantined(message, body, origin, record.sha256, error=message)
     return extracted
 
 

@@ -134,19 +134,21 @@ def cmd_ingest_files(args) -> int:
 
 
 def cmd_ingest_arxiv(args) -> int:
+    if args.oai and args.max_results is not None:
+        raise UserError("--max-results goes with --query")
+    if not args.oai and (args.set_spec or args.restart):
+        raise UserError("--set and --restart go with --oai")
+    if args.max_results is not None and args.max_results < 1:
+        raise UserError("--max-results must be at least 1")
+    if args.since and args.until and args.until < args.since:
+        raise UserError(f"--until {args.until} is before --since {args.since}")
     from flows.arxiv import harvest_arxiv_oai, ingest_arxiv_query
 
     home = str(_settings(args).home)
     if args.oai:
-        if args.max_results is not None:
-            raise UserError("--max-results goes with --query")
         report = harvest_arxiv_oai(args.metadata_prefix, args.set_spec, args.since, args.until,
                                    base_url=args.base_url, home=home, restart=args.restart)
     else:
-        if args.set_spec or args.restart:
-            raise UserError("--set and --restart go with --oai")
-        if args.since and args.until and args.until < args.since:
-            raise UserError(f"--until {args.until} is before --since {args.since}")
         report = ingest_arxiv_query(args.query, args.since, args.until, base_url=args.base_url, home=home,
                                     max_results=args.max_results)
     return _finish_ingest(report)

@@ -259,3 +259,16 @@ def test_newer_hf_fields_win_over_older_ones_even_after_an_arxiv_observation():
     assert row["github_repo"] == "https://github.com/new/r"
     assert row["title"] == "The arXiv title"
     assert (row["hf_observed_at"], row["arxiv_observed_at"], row["observed_at"]) == (t2, t3, t3)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--query", "cat:cs.LG", "--set", "cs"], "--set and --restart go with --oai"),
+    (["--oai", "--max-results", "5"], "--max-results goes with --query"),
+    (["--query", "cat:cs.LG", "--since", "2025-02-01", "--until", "2025-01-01"], "--until 2025-01-01 is before --since 2025-02-01"),
+])
+def test_ingest_arxiv_refuses_contradictory_arguments(tmp_path, capsys, argv, message):
+    from flows.cli import main
+
+    assert main(["ingest", "arxiv", "--home", str(tmp_path), *argv]) == 1
+    assert capsys.readouterr().err.strip() == f"papertrends: error: {message}"
+    assert list(tmp_path.iterdir()) == []  # nothing written

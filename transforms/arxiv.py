@@ -146,7 +146,7 @@ def _quarantine(rows: list[dict], origin: str, raw_sha256: str) -> pl.DataFrame:
     )
 
 
-def _whole_input(reason: str, body: bytes, origin: str, raw_sha256: str, error: str | None = None) -> ArxivExtracted:
+def whole_input_quarantined(reason: str, body: bytes, origin: str, raw_sha256: str, error: str | None = None) -> ArxivExtracted:
     """The whole input as one quarantined item."""
     text = body.decode("utf-8", errors="replace")
     quarantine = _quarantine([{"position": None, "reason": reason, "raw_text": text}], origin, raw_sha256)
@@ -212,14 +212,14 @@ def atom_feed_extracted(body: bytes, *, origin: str, raw_sha256: str, position_o
     try:
         root = ET.fromstring(body)
     except ET.ParseError as error:
-        return _whole_input(f"not well-formed XML: {error}", body, origin, raw_sha256)
+        return whole_input_quarantined(f"not well-formed XML: {error}", body, origin, raw_sha256)
     if root.tag != f"{ATOM}feed":
-        return _whole_input(f"not an Atom feed: root element is {root.tag}", body, origin, raw_sha256)
+        return whole_input_quarantined(f"not an Atom feed: root element is {root.tag}", body, origin, raw_sha256)
     entries = root.findall(f"{ATOM}entry")
     errors = [e for e in entries if _is_error_entry(e)]
     if errors:
         message = "; ".join(" ".join((_text(e, f"{ATOM}summary") or "error without a message").split()) for e in errors)
-        return _whole_input(f"arXiv API error: {message}", body, origin, raw_sha256, error=message)
+        return whole_input_quarantined(f"arXiv API error: {message}", body, origin, raw_sha256, error=message)
     records = [_atom_entry(entry, position_offset + index) for index, entry in enumerate(entries)]
     return ArxivExtracted(
         pl.DataFrame(records, schema=RECORD_SCHEMA),
@@ -289,19 +289,19 @@ def oai_page_extracted(body: bytes, *, origin: str, raw_sha256: str, position_of
     try:
         root = ET.fromstring(body)
     except ET.ParseError as error:
-        return _whole_input(f"not well-formed XML: {error}", body, origin, raw_sha256)
+        return whole_input_quarantined(f"not well-formed XML: {error}", body, origin, raw_sha256)
     if root.tag != f"{OAI}OAI-PMH":
-        return _whole_input(f"not an OAI-PMH response: root element is {root.tag}", body, origin, raw_sha256)
+        return whole_input_quarantined(f"not an OAI-PMH response: root element is {root.tag}", body, origin, raw_sha256)
     error = root.find(f"{OAI}error")
     if error is not None:
         code = error.get("code", "unknown")
         if code == "noRecordsMatch":
             return ArxivExtracted(pl.DataFrame(schema=RECORD_SCHEMA), _quarantine([], origin, raw_sha256), 0)
         message = f"OAI-PMH error {code}: {' '.join((error.text or '').split())}"
-        return _whole_input(message, body, origin, raw_sha256, error=message)
+        return whole_input_quarantined(message, body, origin, raw_sha256, error=message)
     listing = root.find(f"{OAI}ListRecords")
     if listing is None:
-        return _whole_input("OAI-PMH response without ListRecords", body, origin, raw_sha256)
+        return whole_input_quarantined("OAI-PMH response without ListRecords", body, origin, raw_sha256)
     records, deleted, rejected = [], [], []
     for index, record in enumerate(listing.findall(f"{OAI}record")):
         position = position_offset + index
