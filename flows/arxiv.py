@@ -53,6 +53,8 @@ ARXIV_NORMALIZER_VERSION = 1
 MAX_PAGES = 100_000  # the full OAI list is ~3000 pages of 1000; more is a server loop
 ATOM_ACCEPT = "application/atom+xml, application/xml;q=0.9"
 HASH_CHUNK = 8 << 20
+# DuckDB's buffer pool otherwise grows to 80% of RAM while a load scans a multi-million-row table.
+DUCKDB_MEMORY_MB = 768
 
 
 class Throttle:
@@ -154,6 +156,7 @@ def _loaded_into_warehouse(settings: Settings, rows: pl.DataFrame, quarantine: p
     """Load arXiv rows (as listings + papers), quarantine and deleted records; returns the counts."""
     con = store.open_writer(settings.warehouse_path)
     try:
+        store.limit_memory(con, DUCKDB_MEMORY_MB)
         counts = asdict(store.load(con, arxiv_listings(rows), quarantine, run_id, papers=arxiv_papers(rows)))
         counts["deleted_new"] = store.mark_arxiv_deleted(con, deleted)
     finally:

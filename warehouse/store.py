@@ -150,7 +150,9 @@ def _existing(con, table: str, key: list[str], keys: pl.DataFrame, schema: dict)
     """Rows of `table` whose key is among `keys`, typed like `schema`."""
     con.register("wanted_keys", keys.unique())
     on = " and ".join(f"t.{k} = w.{k}" for k in key)
-    frame = con.execute(f"select t.* from {table} as t semi join wanted_keys as w on {on}").pl()
+    # Look at the key columns first: when none match (a first load) the wide rows are never scanned.
+    present = con.execute(f"select count(*) from {table} as t semi join wanted_keys as w on {on}").fetchone()[0]
+    frame = con.execute(f"select t.* from {table} as t semi join wanted_keys as w on {on}").pl() if present else pl.DataFrame()
     con.unregister("wanted_keys")
     return frame.select(list(schema)).cast(schema) if frame.height else pl.DataFrame(schema=schema)
 
@@ -330,6 +332,11 @@ def status(con: duckdb.DuckDBPyConnection, recent: int = 5) -> dict:
 
 
 # --- arXiv: deleted records and OAI-PMH harvest state (migration 004) ---
+
+
+def limit_memory(con: duckdb.DuckDBPyConnection, megabytes: int) -> None:
+    """Cap DuckDB's buffer pool for this connection (it spills beyond), so big loads stay bounded."""
+    con.execute(f"set memory_limit = '{int(megabytes)}MB'")
 
 ARXIV_DELETED_INSERT = """
 insert or ignore into arxiv_deleted by name
