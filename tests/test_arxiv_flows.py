@@ -108,7 +108,7 @@ def test_a_harvest_killed_between_pages_resumes_from_its_last_token(home):
             env=harness_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
         try:
-            assert arrived.wait(timeout=90), process.stderr.read1().decode() if process.poll() is not None else "no request"
+            assert arrived.wait(timeout=180), process.stderr.read1().decode() if process.poll() is not None else "no request"
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=10)
         finally:
