@@ -54,7 +54,7 @@ MAX_PAGES = 100_000  # the full OAI list is ~3000 pages of 1000; more is a serve
 ATOM_ACCEPT = "application/atom+xml, application/xml;q=0.9"
 HASH_CHUNK = 8 << 20
 # DuckDB's buffer pool otherwise grows to 80% of RAM while a load scans a multi-million-row table.
-DUCKDB_MEMORY_MB = 768
+DUCKDB_MEMORY_MB = 384
 
 
 class Throttle:
