@@ -75,6 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
     files.add_argument("--date", type=_date, help="list date (required for .txt pages, which show no year)")
     files.set_defaults(handler=cmd_ingest_files)
+    arxiv = sources.add_parser("arxiv", parents=[common], help="arXiv over the API (--query) or OAI-PMH (--oai)")
+    how = arxiv.add_mutually_exclusive_group(required=True)
+    how.add_argument("--query", help="API search query, e.g. 'cat:cs.LG' or 'all:tractable'")
+    how.add_argument("--oai", action="store_true", help="harvest OAI-PMH ListRecords (resumes an interrupted harvest)")
+    arxiv.add_argument("--since", type=_date, help="first v1 submission date (--oai: OAI 'from' datestamp)")
+    arxiv.add_argument("--until", type=_date, help="last v1 submission date (--oai: OAI 'until' datestamp)")
+    arxiv.add_argument("--base-url", help="endpoint (default https://export.arxiv.org/api/query or https://export.arxiv.org/oai2)")
+    arxiv.add_argument("--max-results", type=int, help="--query: stop after this many entries")
+    arxiv.add_argument("--set", dest="set_spec", help="--oai: set such as cs or physics:hep-th")
+    arxiv.add_argument("--metadata-prefix", choices=("arXivRaw", "arXiv"), default="arXivRaw", help="--oai: record format")
+    arxiv.add_argument("--restart", action="store_true", help="--oai: ignore a saved resumption token, start over")
+    arxiv.set_defaults(handler=cmd_ingest_arxiv)
 
     enrich = commands.add_parser("enrich", parents=[common], help="paper details and arXiv ids for title-only papers, from Hugging Face")
     enrich.add_argument("--ids", nargs="+", default=[], metavar="ARXIV_ID", help="fetch details of these papers")
@@ -248,7 +260,28 @@ def cmd_ingest_files(args) -> int:
     if missing:
         raise UserError(f"no such file or folder: {', '.join(missing)}")
     list_date = args.date.isoformat() if args.date else None
-    return _finish_ingest(ingest_files(list(args.paths), list_date=list_date, home=str(_settings(args).home)))
+    return _finish_ingest(ingest_files(list(args.paths), list_date=list_date, home=str(_settings(args).home), show_progress=True))
+
+
+def cmd_ingest_arxiv(args) -> int:
+    if args.oai and args.max_results is not None:
+        raise UserError("--max-results goes with --query")
+    if not args.oai and (args.set_spec or args.restart):
+        raise UserError("--set and --restart go with --oai")
+    if args.max_results is not None and args.max_results < 1:
+        raise UserError("--max-results must be at least 1")
+    if args.since and args.until and args.until < args.since:
+        raise UserError(f"--until {args.until} is before --since {args.since}")
+    from flows.arxiv import harvest_arxiv_oai, ingest_arxiv_query
+
+    home = str(_settings(args).home)
+    if args.oai:
+        report = harvest_arxiv_oai(args.metadata_prefix, args.set_spec, args.since, args.until,
+                                   base_url=args.base_url, home=home, restart=args.restart)
+    else:
+        report = ingest_arxiv_query(args.query, args.since, args.until, base_url=args.base_url, home=home,
+                                    max_results=args.max_results)
+    return _finish_ingest(report)
 
 
 def _filters(args) -> dict:

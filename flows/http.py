@@ -47,10 +47,10 @@ def user_agent() -> str:
     return f"papertrends/{version} (research trend tracker; python-httpx)"
 
 
-def make_client(settings: Settings) -> httpx.Client:
-    """An httpx client with the configured timeouts, UA and (if set) the HF bearer token."""
-    headers = {"User-Agent": user_agent(), "Accept": "application/json"}
-    if settings.hf_token:
+def make_client(settings: Settings, *, accept: str = "application/json", send_hf_token: bool = True) -> httpx.Client:
+    """An httpx client with the configured timeouts, UA and (if set and wanted) the HF bearer token."""
+    headers = {"User-Agent": user_agent(), "Accept": accept}
+    if send_hf_token and settings.hf_token:
         headers["Authorization"] = f"Bearer {settings.hf_token}"
     timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
     return httpx.Client(headers=headers, timeout=timeout, follow_redirects=True)

@@ -323,18 +323,33 @@ def ingest_hf_daily(dates: list[str], base_url: str | None = None, home: str | N
 
 
 @flow(name="ingest-files", log_prints=False)
-def ingest_files(paths: list[str], list_date: str | None = None, home: str | None = None) -> RunReport:
-    """Ingest saved daily-papers JSON files and saved papers pages (.txt) from files or folders.
+def ingest_files(
+    paths: list[str], list_date: str | None = None, home: str | None = None, show_progress: bool = False
+) -> RunReport:
+    """Ingest saved daily-papers JSON files, saved papers pages (.txt) and arXiv metadata snapshots.
 
     The list date is `list_date` when given, else a YYYY-MM-DD file name, else each item's
-    paper.submittedOnDailyAt. A text page needs `list_date` (it shows no year).
+    paper.submittedOnDailyAt. A text page needs `list_date` (it shows no year). A JSON Lines
+    file of arXiv metadata records (arxiv-metadata-oai-snapshot.json) is recognised by its first
+    line, streamed in batches (see flows/arxiv.py) and listed on each paper's v1 date;
+    `show_progress` draws a progress bar for it on stderr.
     """
     started = time.monotonic()
     settings = load_settings(home)
     report = RunReport(_begin_run(settings, "ingest-files", {"paths": paths, "list_date": list_date}), "ingest-files")
     try:
-        landed = land_files(settings, paths, list_date)
+        # arXiv metadata snapshots (JSON Lines, several GB) are streamed in batches, never read whole.
+        from flows.arxiv import is_arxiv_snapshot, snapshot_ingested
+
+        expanded = _expand_paths(paths)
+        snapshots = [p for p in expanded if p.is_file() and is_arxiv_snapshot(p)]
+        others = [str(p) for p in expanded if p not in snapshots]
+        landed = land_files(settings, others, list_date) if others else []
         _normalize_and_load(settings, report, landed, [list_date] if list_date else None)
+        for snapshot in snapshots:
+            snapshot_ingested(settings, report, snapshot, show_progress)
+        if snapshots and list_date:
+            report.warnings.append("--date does not apply to arXiv snapshots: each paper is listed on its v1 date")
     except Exception as error:
         report.failures.append(f"run stopped: {error}")
         report.items_loaded = 0

@@ -75,6 +75,24 @@ class Settings:
         default=30.0,
         metadata={"env": "PAPERTRENDS_READER_WAIT", "help": "seconds a reader waits while a writer holds the file"},
     )
+    arxiv_api_url: str = field(
+        default="https://export.arxiv.org/api/query",
+        metadata={"env": "PAPERTRENDS_ARXIV_API_URL", "help": "arXiv API query endpoint"},
+    )
+    arxiv_oai_url: str = field(
+        default="https://export.arxiv.org/oai2",
+        metadata={"env": "PAPERTRENDS_ARXIV_OAI_URL", "help": "arXiv OAI-PMH endpoint"},
+    )
+    arxiv_request_interval: float = field(
+        default=3.0,
+        metadata={"env": "PAPERTRENDS_ARXIV_REQUEST_INTERVAL", "help": "seconds between arXiv requests (arXiv asks for 3)"},
+    )
+    arxiv_page_size: int = field(
+        default=200, metadata={"env": "PAPERTRENDS_ARXIV_PAGE_SIZE", "help": "entries per arXiv API page"}
+    )
+    snapshot_batch_lines: int = field(
+        default=20_000, metadata={"env": "PAPERTRENDS_SNAPSHOT_BATCH_LINES", "help": "snapshot lines per batch"}
+    )
 
     @property
     def raw_dir(self) -> Path:

@@ -11,7 +11,33 @@ PAPER_COLUMNS = (
     "github_repo", "project_page", "ai_keywords", "search_text", "observed_at",
     # issue 3 (migration 003): from paper details and newer list items
     "github_stars", "organization", "ai_summary", "withdrawn_at",
+    # arXiv (migration 004)
+    "categories", "versions", "updated_at", "doi", "journal_ref", "comments", "license",
+    "arxiv_observed_at", "hf_observed_at",
 )
+
+VERSIONS_DTYPE = pl.List(pl.Struct({"version": pl.String(), "created": pl.Datetime("us", "UTC")}))
+# Types of the paper columns that listing rows do not carry (null until a source provides them).
+PAPER_EXTRA_SCHEMA: dict[str, pl.DataType] = {
+    "github_stars": pl.Int32(),
+    "organization": pl.String(),
+    "ai_summary": pl.String(),
+    "withdrawn_at": pl.Datetime("us", "UTC"),
+    "categories": pl.List(pl.String()),
+    "versions": VERSIONS_DTYPE,
+    "updated_at": pl.Datetime("us", "UTC"),
+    "doi": pl.String(),
+    "journal_ref": pl.String(),
+    "comments": pl.String(),
+    "license": pl.String(),
+    "arxiv_observed_at": pl.Datetime("us", "UTC"),
+    "hf_observed_at": pl.Datetime("us", "UTC"),
+}
+# Only arXiv provides these: the newest arXiv observation wins.
+ARXIV_FIELDS = ("categories", "versions", "updated_at", "doi", "journal_ref", "comments", "license")
+# Both provide these; arXiv is the publisher of record, so an arXiv value beats a Hugging Face one
+# whatever their dates (HF copies arXiv's metadata when a paper is posted); within a source the newest wins.
+SHARED_FIELDS = ("title", "abstract", "authors", "published_at")
 
 
 def papers_from_listings(listings: pl.DataFrame) -> pl.DataFrame:
@@ -21,10 +47,17 @@ def papers_from_listings(listings: pl.DataFrame) -> pl.DataFrame:
         .unique("paper_id", keep="first", maintain_order=True)
         .sort("paper_id")
     )
-    return latest.with_columns(
+    return papers_typed(latest.with_columns(
         search_text=search_text_expr(pl.col("title"), pl.col("abstract")),
         observed_at=pl.col("fetched_at"),
-    ).select(PAPER_COLUMNS)
+        hf_observed_at=pl.col("fetched_at"),
+    ))
+
+
+def papers_typed(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with every paper column, in order; columns it lacks are typed nulls."""
+    missing = [pl.lit(None, dtype).alias(name) for name, dtype in PAPER_EXTRA_SCHEMA.items() if name not in frame.columns]
+    return frame.with_columns(missing).select(PAPER_COLUMNS)
 
 
 def listings_deduplicated(listings: pl.DataFrame) -> pl.DataFrame:
@@ -45,15 +78,36 @@ def _empty_lists_as_null(frame: pl.DataFrame) -> pl.DataFrame:
 def papers_merged(existing: pl.DataFrame, incoming: pl.DataFrame) -> pl.DataFrame:
     """Merge observations of papers: per field, the newest non-null value wins.
 
-    The result depends only on the set of observations, not on the order they arrive in, so
-    loading sources in either order gives the same papers.
+    arXiv fields come from the newest arXiv observation (arxiv_observed_at), Hugging Face fields
+    from the newest HF observation (hf_observed_at), and the fields both provide (title,
+    abstract, authors, published_at) from arXiv when arXiv has them, else from HF. Each merged
+    row keeps those two times, so the result depends only on the set of observations, not on the
+    order they arrive in: loading sources in either order gives the same papers.
     """
-    observations = _empty_lists_as_null(pl.concat([existing.select(PAPER_COLUMNS), incoming.select(PAPER_COLUMNS)]))
-    fields = [c for c in PAPER_COLUMNS if c not in ("paper_id", "search_text", "observed_at")]
+    observations = _empty_lists_as_null(pl.concat([papers_typed(existing), papers_typed(incoming)]))
+    # Rows from callers that set neither time are Hugging Face-side observations made at observed_at.
+    observations = observations.with_columns(
+        hf_observed_at=pl.when(pl.col("hf_observed_at").is_null() & pl.col("arxiv_observed_at").is_null())
+        .then(pl.col("observed_at"))
+        .otherwise(pl.col("hf_observed_at"))
+    )
+    times = ("observed_at", "arxiv_observed_at", "hf_observed_at")
+    fields = [c for c in PAPER_COLUMNS if c not in ("paper_id", "search_text", *times)]
+
+    def newest(column: str) -> pl.Expr:
+        if column in ARXIV_FIELDS:
+            order = ["arxiv_observed_at"]
+        elif column in SHARED_FIELDS:
+            order = ["arxiv_observed_at", "hf_observed_at"]
+        else:
+            order = ["hf_observed_at", "observed_at"]
+        ranked = pl.col(column).sort_by(order, descending=True, nulls_last=True, maintain_order=True)
+        return ranked.drop_nulls().first()
+
     merged = (
-        observations.sort(["paper_id", "observed_at"], descending=[False, True], nulls_last=True)
+        observations.sort("paper_id")
         .group_by("paper_id", maintain_order=True)
-        .agg([pl.col(c).drop_nulls().first() for c in fields] + [pl.col("observed_at").max()])
+        .agg([newest(c) for c in fields] + [pl.col(t).max() for t in times])
     )
     return merged.with_columns(search_text=search_text_expr(pl.col("title"), pl.col("abstract"))).select(PAPER_COLUMNS)
 
@@ -64,7 +118,8 @@ def listings_merged(existing: pl.DataFrame, incoming: pl.DataFrame) -> pl.DataFr
 
 
 def rows_new_or_changed(
-    merged: pl.DataFrame, existing: pl.DataFrame, key: list[str], ignore: tuple[str, ...] = ("observed_at",)
+    merged: pl.DataFrame, existing: pl.DataFrame, key: list[str],
+    ignore: tuple[str, ...] = ("observed_at", "arxiv_observed_at", "hf_observed_at"),
 ) -> tuple[pl.DataFrame, int, int]:
     """The merged rows that differ from what exists, with counts of new and changed rows.
 

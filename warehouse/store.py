@@ -23,6 +23,7 @@ from transforms.papers import (
     listings_merged,
     papers_from_listings,
     papers_merged,
+    papers_typed,
     rows_new_or_changed,
 )
 from transforms.terms import Term
@@ -205,7 +206,9 @@ def _existing(con, table: str, key: list[str], keys: pl.DataFrame, schema: dict)
     """Rows of `table` whose key is among `keys`, typed like `schema`."""
     con.register("wanted_keys", keys.unique())
     on = " and ".join(f"t.{k} = w.{k}" for k in key)
-    frame = con.execute(f"select t.* from {table} as t semi join wanted_keys as w on {on}").pl()
+    # Look at the key columns first: when none match (a first load) the wide rows are never scanned.
+    present = con.execute(f"select count(*) from {table} as t semi join wanted_keys as w on {on}").fetchone()[0]
+    frame = con.execute(f"select t.* from {table} as t semi join wanted_keys as w on {on}").pl() if present else pl.DataFrame()
     con.unregister("wanted_keys")
     return frame.select(list(schema)).cast(schema) if frame.height else pl.DataFrame(schema=schema)
 
@@ -216,13 +219,16 @@ def load(
     quarantine: pl.DataFrame,
     run_id: int,
     checks=None,
+    papers: pl.DataFrame | None = None,
 ) -> LoadCounts:
     """Merge listing rows, their papers and quarantined items into the warehouse in one transaction.
 
-    Loading the same rows again changes nothing: only new or changed rows are written. With
-    `checks` (a warehouse.checks.CheckContext) the declared data checks run inside the
-    transaction; their results are stored under `run_id`, and if any fails the load is rolled
-    back and ChecksFailed is raised.
+    `papers` (PAPER_COLUMNS) are the paper observations when the source provides more than
+    listing rows carry (arXiv); by default they are derived from the listings. Which source saw
+    which paper, and when, is recorded in paper_sources. Loading the same rows again changes
+    nothing: only new or changed rows are written. With `checks` (a warehouse.checks.CheckContext)
+    the declared data checks run inside the transaction; their results are stored under `run_id`,
+    and if any fails the load is rolled back and ChecksFailed is raised.
     """
     listings = listings.cast(LISTING_SCHEMA)
     counts = LoadCounts(listings_in=listings.height, quarantined_in=quarantine.height)
@@ -241,7 +247,7 @@ def load(
             con.execute("insert or replace into listings by name select * from listings_to_write")
             con.unregister("listings_to_write")
 
-        incoming_papers = papers_from_listings(listings)
+        incoming_papers = papers_from_listings(listings) if papers is None else papers_typed(papers)
         existing = _existing(con, "papers", ["paper_id"], incoming_papers.select("paper_id"), paper_schema)
         merged = papers_merged(existing, incoming_papers)
         to_write, counts.papers_new, counts.papers_changed = rows_new_or_changed(merged, existing, ["paper_id"])
@@ -250,6 +256,9 @@ def load(
             con.register("papers_to_write", to_write)
             con.execute("insert or replace into papers by name select * from papers_to_write")
             con.unregister("papers_to_write")
+
+        if listings.height:
+            _record_paper_sources(con, listings)
 
         if quarantine.height:
             keyed = quarantine.cast(QUARANTINE_SCHEMA).with_columns(
@@ -295,6 +304,24 @@ def _check_batch(con, listings: pl.DataFrame, quarantine: pl.DataFrame, run_id: 
     if not all(r.passed for r in results):
         raise ChecksFailed(results)
     record_results(con, run_id, results)
+
+
+PAPER_SOURCES_UPSERT = """
+insert into paper_sources as t
+select paper_id, source, min(fetched_at) as first_seen_at, max(fetched_at) as last_seen_at
+from paper_sources_seen
+group by paper_id, source
+on conflict (paper_id, source) do update set
+    first_seen_at = least(t.first_seen_at, excluded.first_seen_at),
+    last_seen_at = greatest(t.last_seen_at, excluded.last_seen_at)
+"""
+
+
+def _record_paper_sources(con: duckdb.DuckDBPyConnection, listings: pl.DataFrame) -> None:
+    """Widen each (paper, source)'s first/last seen times by these listing rows."""
+    con.register("paper_sources_seen", listings.select("paper_id", "source", "fetched_at"))
+    con.execute(PAPER_SOURCES_UPSERT)
+    con.unregister("paper_sources_seen")
 
 
 def start_run(con: duckdb.DuckDBPyConnection, flow: str, arguments: dict) -> int:
@@ -589,5 +616,64 @@ def resolve_title(
     except Exception:
         con.execute("rollback")
         raise
+
+
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {name for (name,) in con.execute("select table_name from information_schema.tables").fetchall()}
+
+
+# --- arXiv: deleted records and OAI-PMH harvest state (migration 004) ---
+
+
+def limit_memory(con: duckdb.DuckDBPyConnection, megabytes: int) -> None:
+    """Cap DuckDB's buffer pool for this connection (it spills beyond), so big loads stay bounded."""
+    con.execute(f"set memory_limit = '{int(megabytes)}MB'")
+
+ARXIV_DELETED_INSERT = """
+insert or ignore into arxiv_deleted by name
+select paper_id, datestamp, first_seen_at, origin, raw_sha256 from arxiv_deleted_seen
+"""
+
+
+def mark_arxiv_deleted(con: duckdb.DuckDBPyConnection, deleted: pl.DataFrame) -> int:
+    """Record OAI deleted records (first sighting kept); returns how many are new."""
+    if not deleted.height:
+        return 0
+    before = con.execute("select count(*) from arxiv_deleted").fetchone()[0]
+    con.register("arxiv_deleted_seen", deleted.unique("paper_id", keep="first", maintain_order=True))
+    con.execute(ARXIV_DELETED_INSERT)
+    con.unregister("arxiv_deleted_seen")
+    return con.execute("select count(*) from arxiv_deleted").fetchone()[0] - before
+
+
+def oai_harvest(con: duckdb.DuckDBPyConnection, harvest_key: str) -> dict | None:
+    """The saved state of one OAI-PMH harvest, or None."""
+    found = con.execute("select * from oai_harvests where harvest_key = ?", [harvest_key]).pl()
+    return found.row(0, named=True) if found.height else None
+
+
+def oai_harvest_started(con: duckdb.DuckDBPyConnection, harvest_key: str, endpoint: str, metadata_prefix: str,
+                        set_spec: str | None, from_date: dt.date | None, until_date: dt.date | None) -> None:
+    """Start (or restart from the beginning) a harvest: no token, no pages yet."""
+    con.execute(
+        """
+        insert or replace into oai_harvests
+            (harvest_key, endpoint, metadata_prefix, set_spec, from_date, until_date, resumption_token,
+             pages, records, complete_list_size, status, started_at, updated_at)
+        values (?, ?, ?, ?, ?, ?, null, 0, 0, null, 'running', now(), now())
+        """,
+        [harvest_key, endpoint, metadata_prefix, set_spec, from_date, until_date],
+    )
+
+
+def oai_harvest_advanced(con: duckdb.DuckDBPyConnection, harvest_key: str, token: str | None, records: int,
+                         complete_list_size: int | None, status: str) -> None:
+    """Save the token of the next page after a page was loaded (status 'completed' when none follows)."""
+    con.execute(
+        """
+        update oai_harvests set resumption_token = ?, pages = pages + 1, records = records + ?,
+            complete_list_size = coalesce(?, complete_list_size), status = ?, updated_at = now()
+        where harvest_key = ?
+        """,
+        [token, records, complete_list_size, status, harvest_key],
+    )
