@@ -127,7 +127,7 @@ def test_a_harvest_killed_between_pages_resumes_from_its_last_token(home):
     assert rows(home, "select count(*), count(distinct paper_id) from papers") == [(40, 40)]
     assert rows(home, "select status, pages, records from oai_harvests") == [("completed", 4, 40)]
     # The killed run stays 'running' in the ledger; the resumed one completed.
-    assert [r[0] for r in rows(home, "select status from runs order by run_id")] == ["running", "completed"]
+    assert [r[0] for r in rows(home, "select status from runs order by run_id")] == ["interrupted", "completed"]
 
 
 def write_snapshot(path: Path, papers: list[dict], bad_lines: dict[int, str]) -> None:

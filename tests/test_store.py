@@ -143,3 +143,15 @@ def test_a_migration_numbered_below_the_newest_applied_one_is_still_applied(tmp_
         assert store.applied_versions(con) == {v for v, _, _ in store.migrations()} and store.schema_version(con) == newest
     finally:
         con.close()
+
+
+def test_rerank_lists_never_make_a_paper_first_listed_in_the_index_or_the_view(con):
+    from warehouse import analytics
+
+    daily = listings(("2501.00001", JAN, "Scaling laws", None, 1))
+    weekly = listings(("2501.00001", dt.date(2025, 1, 6), "Scaling laws", None, 5), ("2501.00002", JAN, "Scaling only weekly", None, 2))
+    store.load(con, pl.concat([daily, weekly.with_columns(source=pl.lit("hf_weekly"))]), NO_QUARANTINE, 1)
+    reference = store.trend(con, [parse_term("scaling")], by="day").rows()
+    assert reference == [("2025-01-10", "scaling", 1, 1, 1.0)]
+    indexed = analytics.trend(con, [analytics.parse_query("scaling")], by="day", since=JAN, until=JAN)
+    assert indexed.select("period", "matches", "total").rows() == [("2025-01-10", 1, 1)]

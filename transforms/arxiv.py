@@ -514,11 +514,14 @@ def arxiv_row_schema() -> dict[str, pl.DataType]:
 
 def arxiv_listings(rows: pl.DataFrame) -> pl.DataFrame:
     """Listing rows of arXiv observations: source 'arxiv', listed on the v1 date ("first listed" = v1)."""
-    return rows.with_columns(
+    listed = rows.with_columns(
         source=pl.lit(SOURCE_ARXIV, pl.String()),
         upvotes=pl.lit(None, pl.Int32()),
         num_comments=pl.lit(None, pl.Int32()),
-    ).select(list(LISTING_SCHEMA)).cast(LISTING_SCHEMA)
+    )
+    # Listing columns only Hugging Face lists carry (list_period, rank, github_stars, ...) are null here.
+    absent = [pl.lit(None, dtype).alias(name) for name, dtype in LISTING_SCHEMA.items() if name not in listed.columns]
+    return listed.with_columns(absent).select(list(LISTING_SCHEMA)).cast(LISTING_SCHEMA)
 
 
 def arxiv_papers(rows: pl.DataFrame) -> pl.DataFrame:

@@ -230,7 +230,9 @@ def load(
     the declared data checks run inside the transaction; their results are stored under `run_id`,
     and if any fails the load is rolled back and ChecksFailed is raised.
     """
-    listings = listings.cast(LISTING_SCHEMA)
+    # Sources that predate a listing column (arXiv rows have no list_period or rank) get typed nulls.
+    absent = [pl.lit(None, dtype).alias(name) for name, dtype in LISTING_SCHEMA.items() if name not in listings.columns]
+    listings = listings.with_columns(absent).cast(LISTING_SCHEMA)
     counts = LoadCounts(listings_in=listings.height, quarantined_in=quarantine.height)
     listing_schema = {c: LISTING_SCHEMA[c] for c in LISTING_COLUMNS}
     paper_schema = {c: dtype for c, dtype in papers_from_listings(listings.clear()).schema.items()}

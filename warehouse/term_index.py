@@ -40,8 +40,12 @@ with affected as (
 listing_state as (
     select
         l.paper_id,
-        min(l.list_date) as first_list_date,
-        min(l.list_date) filter (where l.source like $hf) as first_hf_date,
+        -- Week, month and trending lists re-rank papers already listed: they never make a paper
+        -- "first listed" (the same rule as the first_listings view, migration 003).
+        min(l.list_date) filter (where l.source not in ('hf_weekly', 'hf_monthly', 'hf_trending')) as first_list_date,
+        min(l.list_date) filter (
+            where l.source like $hf and l.source not in ('hf_weekly', 'hf_monthly', 'hf_trending')
+        ) as first_hf_date,
         min(l.list_date) filter (where l.source = $arxiv) as first_arxiv_date,
         max(l.upvotes) filter (where l.source like $hf) as max_hf_upvotes
     from listings as l
@@ -53,6 +57,7 @@ final as (
     select s.*
     from listing_state as s
     semi join papers as p using (paper_id)
+    where s.first_list_date is not null
 )
 
 select * from final
