@@ -25,7 +25,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows import http
-from flows.ingest import RunReport, _begin_run, _end_run, _logger, _publish
+from flows.ingest import RunReport, _logger, recorded_run
 from flows.raw_archive import SIDECAR_SUFFIX, RawRecord, land, utc_now, write_atomically
 from flows.settings import Settings, load_settings
 from transforms.arxiv import (
@@ -243,18 +243,8 @@ def _page(settings: Settings, report: ArxivRunReport, landed: str) -> dict:
 
 def _run(flow_name: str, settings: Settings, arguments: dict, body) -> ArxivRunReport:
     """Open a run in the ledger, run `body(report)`, always close the run and publish its report."""
-    started = time.monotonic()
-    report = ArxivRunReport(_begin_run(settings, flow_name, arguments), flow_name)
-    try:
+    with recorded_run(settings, flow_name, arguments, ArxivRunReport) as report:
         body(report)
-    except Exception as error:
-        report.failures.append(f"run stopped: {error}")
-        report.items_loaded = 0
-        raise
-    finally:
-        report.seconds = time.monotonic() - started
-        _end_run(settings, report)
-        _publish(report)
     return report
 
 

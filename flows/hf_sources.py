@@ -254,9 +254,8 @@ def ingest_hf_lists(
     truncated JSON, an error object, an empty past weekday) are quarantined, never loaded.
     Returns the run report (flows.ingest.RunReport).
     """
-    from flows.ingest import RunReport, _begin_run, _end_run, _normalize_and_load, _publish
+    from flows.ingest import _normalize_and_load, recorded_run
 
-    started = time.monotonic()
     settings = load_settings(home, hf_base_url=base_url)
     requests = (
         [list_request("date", d) for d in dates or []]
@@ -266,9 +265,8 @@ def ingest_hf_lists(
     )
     arguments = {"lists": [r.label if r.kind != "trending" else "trending" for r in requests],
                  "refresh": refresh, "html": html, "base_url": settings.hf_base_url}
-    report = RunReport(_begin_run(settings, "ingest-hf-lists", arguments), "ingest-hf-lists")
-    landed: list[str] = []
-    try:
+    with recorded_run(settings, "ingest-hf-lists", arguments) as report:
+        landed: list[str] = []
         futures = [(r, fetch_hf_list.submit(settings, r, refresh, html)) for r in requests]
         requests_made = from_archive = not_modified = 0
         for request, future in futures:
@@ -290,14 +288,6 @@ def ingest_hf_lists(
         # The list-date range check applies when only date lists were asked for.
         checked_dates = list(dates) if dates and not (weeks or months or trending) else None
         _normalize_and_load(settings, report, landed, checked_dates)
-    except Exception as error:
-        report.failures.append(f"run stopped: {error}")
-        report.items_loaded = 0
-        raise
-    finally:
-        report.seconds = time.monotonic() - started
-        _end_run(settings, report)
-        _publish(report, settings)
     return report
 
 

@@ -6,6 +6,7 @@ frames: raw landings are files, normalized rows are Parquet files in the lake.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -20,7 +21,6 @@ from prefect.cache_policies import NO_CACHE
 
 from flows import http, integrity
 from flows.lake import (
-    KIND_HF_DAILY_API,
     KIND_HF_DAILY_FILE,
     KIND_HF_HTML,
     KIND_HF_PAPERS_TEXT,
@@ -33,7 +33,6 @@ from flows.settings import Settings, load_settings
 from warehouse import store
 from warehouse.checks import CheckContext
 
-MAX_PAGES = 200  # a list longer than 200 pages is a server bug, not a busy day
 FILE_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
 INGESTIBLE_SUFFIXES = {".json": KIND_HF_DAILY_FILE, ".txt": KIND_HF_PAPERS_TEXT}
 INGESTIBLE_SUFFIXES.update({".html": KIND_HF_HTML, ".htm": KIND_HF_HTML})  # pages saved from a browser (issue 3)
@@ -101,19 +100,6 @@ class RunReport:
         lines += [f"failed: {f}" for f in self.failures]
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
-
-
-def daily_papers_url(base_url: str) -> str:
-    return base_url.rstrip("/") + "/api/daily_papers"
-
-
-def _page_item_count(body: bytes) -> int | None:
-    """Items on a fetched page, or None when the page is not a JSON list (it stops paging)."""
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return len(document) if isinstance(document, list) else None
 
 
 @task(name="fetch-daily-list", cache_policy=NO_CACHE)
@@ -244,6 +230,27 @@ def _publish(report: RunReport, settings: Settings | None = None) -> None:
         integrity.publish_report_tables(settings, report, f"papertrends-run-{report.flow}")
 
 
+@contextlib.contextmanager
+def recorded_run(settings: Settings, flow_name: str, arguments: dict, report_type: type = None):
+    """A run in the ledger around a flow's body: yields its report; always closes and publishes it.
+
+    Takes the writer lock (via _begin_run); on an exception the run is recorded as failed with
+    the reason and the exception goes on; either way the report is written and published.
+    """
+    started = time.monotonic()
+    report = (report_type or RunReport)(_begin_run(settings, flow_name, arguments), flow_name)
+    try:
+        yield report
+    except Exception as error:
+        report.failures.append(f"run stopped: {error}")
+        report.items_loaded = 0
+        raise
+    finally:
+        report.seconds = time.monotonic() - started
+        _end_run(settings, report)
+        _publish(report, settings)
+
+
 def _normalize_and_load(settings: Settings, report: RunReport, landed: list[str], dates: list[str] | None = None) -> RunReport:
     """The steps every ingestion shares once its inputs are landed."""
     report.inputs = len(landed)
@@ -300,25 +307,16 @@ def ingest_hf_daily(dates: list[str], base_url: str | None = None, home: str | N
     A date whose fetch still fails after retries is reported and skipped; the others load.
     `base_url` defaults to https://huggingface.co (or PAPERTRENDS_HF_BASE_URL).
     """
-    started = time.monotonic()
     settings = load_settings(home, hf_base_url=base_url)
-    report = RunReport(_begin_run(settings, "ingest-hf-daily", {"dates": dates, "base_url": settings.hf_base_url}), "ingest-hf-daily")
-    landed: list[str] = []
-    try:
+    arguments = {"dates": dates, "base_url": settings.hf_base_url}
+    with recorded_run(settings, "ingest-hf-daily", arguments) as report:
+        landed: list[str] = []
         for list_date in dates:
             try:
                 landed += fetch_daily_list(settings, list_date)
             except http.FetchError as error:
                 report.failures.append(f"{list_date}: {error}")
         _normalize_and_load(settings, report, landed, dates)
-    except Exception as error:
-        report.failures.append(f"run stopped: {error}")
-        report.items_loaded = 0
-        raise
-    finally:
-        report.seconds = time.monotonic() - started
-        _end_run(settings, report)
-        _publish(report, settings)
     return report
 
 
@@ -334,10 +332,8 @@ def ingest_files(
     line, streamed in batches (see flows/arxiv.py) and listed on each paper's v1 date;
     `show_progress` draws a progress bar for it on stderr.
     """
-    started = time.monotonic()
     settings = load_settings(home)
-    report = RunReport(_begin_run(settings, "ingest-files", {"paths": paths, "list_date": list_date}), "ingest-files")
-    try:
+    with recorded_run(settings, "ingest-files", {"paths": paths, "list_date": list_date}) as report:
         # arXiv metadata snapshots (JSON Lines, several GB) are streamed in batches, never read whole.
         from flows.arxiv import is_arxiv_snapshot, snapshot_ingested
 
@@ -350,12 +346,4 @@ def ingest_files(
             snapshot_ingested(settings, report, snapshot, show_progress)
         if snapshots and list_date:
             report.warnings.append("--date does not apply to arXiv snapshots: each paper is listed on its v1 date")
-    except Exception as error:
-        report.failures.append(f"run stopped: {error}")
-        report.items_loaded = 0
-        raise
-    finally:
-        report.seconds = time.monotonic() - started
-        _end_run(settings, report)
-        _publish(report, settings)
     return report

@@ -17,7 +17,6 @@ touched paper's old contribution, rewrites its postings and adds the new contrib
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import duckdb
