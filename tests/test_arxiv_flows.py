@@ -44,7 +44,9 @@ def test_api_query_pages_politely_and_loads_every_entry(home):
         times = [r["at"] for r in server.requests]
         accept = server.requests[0]["headers"]["accept"]
     assert starts == list(range(0, len(expected), 10))
-    assert all(b - a >= 0.29 for a, b in zip(times, times[1:]))  # one request per interval
+    # One request per interval: the client waits 0.3 s between sends; arrival times at the server
+    # jitter by a few ms on a busy machine, and without the throttle the gaps would be ~1 ms.
+    assert all(b - a >= 0.2 for a, b in zip(times, times[1:]))
     assert "atom+xml" in accept
     assert (report.items_in, report.items_loaded, report.items_quarantined) == (len(expected), len(expected), 0)
     assert [r[0] for r in rows(home, "select paper_id from papers order by paper_id")] == expected

@@ -15,7 +15,8 @@ ITEMS = {DAY: []}
 
 
 def settings(tmp_path, **overrides):
-    values = {"backoff_base": 0.01, "max_attempts": 3, "max_retry_wait": 3.0, "read_timeout": 0.5, **overrides}
+    # A read timeout long enough for a busy CI machine, short enough for the stall test below.
+    values = {"backoff_base": 0.01, "max_attempts": 3, "max_retry_wait": 3.0, "read_timeout": 2.0, **overrides}
     return load_settings(tmp_path, **values)
 
 
@@ -44,7 +45,7 @@ def test_a_retry_after_date_is_honoured_and_capped(tmp_path):
 
 def test_a_stalled_read_times_out_and_is_retried(tmp_path):
     with DailyPapersServer(ITEMS) as server, http.make_client(settings(tmp_path)) as client:
-        server.script(DAY, 0, [ScriptedResponse(200, b"[]", delay=2.0)])
+        server.script(DAY, 0, [ScriptedResponse(200, b"[]", delay=5.0)])
         fetched = http.get(client, f"{server.base_url}/api/daily_papers", {"date": DAY}, settings(tmp_path))
     assert (fetched.status, fetched.body, fetched.attempts) == (200, b"[]", 2)
 
