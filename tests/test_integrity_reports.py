@@ -18,9 +18,13 @@ PAGE = "Daily Papers\nby AK and the research community\nMar 4\n\nA tractable tit
 def artifacts(key):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
 
+    # Newest first: other tests of the session publish under the same keys.
     with get_client(sync_client=True) as client:
-        return client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC
+        )
 
 
 def test_a_run_stores_its_stages_checks_and_warnings_and_publishes_them(tmp_path, capsys):
