@@ -172,8 +172,15 @@ def verdict(trend: pl.DataFrame, term: str) -> Verdict:
     empty = dict(odds_ratio_per_year=None, ci_low=None, ci_high=None, p_value=None, since=None, change=None,
                  share_before=None, share_after=None)
     if series.height < MIN_PERIODS or matches.sum() < MIN_MATCHES or matches.sum() == totals.sum():
-        note = (f"{series.height} periods with papers (need {MIN_PERIODS}), "
-                f"{int(matches.sum())} matching papers (need {MIN_MATCHES})")
+        # Name only what fell short, so the user knows what to change (a finer --by, a wider window).
+        reasons = []
+        if series.height < MIN_PERIODS:
+            reasons.append(f"{series.height} periods with papers (need {MIN_PERIODS}; try a finer --by)")
+        if matches.sum() < MIN_MATCHES:
+            reasons.append(f"{int(matches.sum())} matching papers (need {MIN_MATCHES})")
+        if matches.sum() == totals.sum() and matches.sum() >= MIN_MATCHES:
+            reasons.append("every paper matches, so there is no share to compare")
+        note = ", ".join(reasons)
         return Verdict(verdict="too little data", note=note, **base, **empty)
     first = series["period_start"][0]
     years = np.array([(d - first).days / 365.25 for d in series["period_start"]], dtype=float)
