@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -26,6 +25,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows import http
 from flows.ingest import RunReport, _logger, recorded_run
+from flows.lake import write_parquet_once
 from flows.raw_archive import SIDECAR_SUFFIX, RawRecord, land, utc_now, write_atomically
 from flows.settings import Settings, load_settings
 from transforms.arxiv import (
@@ -120,24 +120,16 @@ def _lake_key(basis: str) -> str:
     return hashlib.sha256(f"{basis}|arxiv-v{ARXIV_NORMALIZER_VERSION}".encode("utf-8")).hexdigest()[:24]
 
 
-def _write_parquet(frame: pl.DataFrame, path: Path) -> Path:
-    if not path.exists():
-        buffer = io.BytesIO()
-        frame.write_parquet(buffer, compression="zstd", statistics=True)
-        write_atomically(path, buffer.getvalue())
-    return path
-
-
 def arxiv_lake_written(lake_dir: Path, key: str, rows: pl.DataFrame, quarantine: pl.DataFrame, deleted: pl.DataFrame) -> list[Path]:
     """Write one input's arXiv rows (by v1 month), quarantine and deleted records once; returns the files."""
     written = []
     months = rows.with_columns(v1_month=pl.col("list_date").dt.strftime("%Y-%m"))
     for (month,), part in months.group_by("v1_month", maintain_order=True):
-        written.append(_write_parquet(part.drop("v1_month"), lake_dir / "arxiv" / f"v1_month={month}" / f"{key}.parquet"))
+        written.append(write_parquet_once(part.drop("v1_month"), lake_dir / "arxiv" / f"v1_month={month}" / f"{key}.parquet"))
     if quarantine.height:
-        written.append(_write_parquet(quarantine, lake_dir / "quarantine" / f"{key}.parquet"))
+        written.append(write_parquet_once(quarantine, lake_dir / "quarantine" / f"{key}.parquet"))
     if deleted.height:
-        written.append(_write_parquet(deleted, lake_dir / "arxiv_deleted" / f"{key}.parquet"))
+        written.append(write_parquet_once(deleted, lake_dir / "arxiv_deleted" / f"{key}.parquet"))
     return written
 
 

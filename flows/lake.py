@@ -137,7 +137,8 @@ def input_key(record: RawRecord) -> str:
     return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:24]
 
 
-def _write_parquet(frame: pl.DataFrame, path: Path) -> Path:
+def write_parquet_once(frame: pl.DataFrame, path: Path) -> Path:
+    """Write a lake file atomically unless it exists (same input key, same content)."""
     if not path.exists():
         buffer = io.BytesIO()
         frame.write_parquet(buffer, compression="zstd", statistics=True)
@@ -152,7 +153,7 @@ def write_lake(lake_dir: Path, record: RawRecord, normalized: NormalizedInput) -
     listings = normalized.listings.with_columns(list_month=pl.col("list_date").dt.strftime("%Y-%m"))
     for (month,), part in listings.group_by("list_month", maintain_order=True):
         path = lake_dir / "listings" / f"list_month={month}" / f"{key}.parquet"
-        written.append(_write_parquet(part.drop("list_month").sort("position"), path))
+        written.append(write_parquet_once(part.drop("list_month").sort("position"), path))
     if normalized.quarantine.height:
-        written.append(_write_parquet(normalized.quarantine, lake_dir / "quarantine" / f"{key}.parquet"))
+        written.append(write_parquet_once(normalized.quarantine, lake_dir / "quarantine" / f"{key}.parquet"))
     return written
