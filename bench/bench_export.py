@@ -104,7 +104,7 @@ def _papers_batch(start: int, count: int, size: int, pools: dict[str, pl.Series]
 
 
 GENERATE_LISTINGS = """
-insert into listings
+insert into listings by name
 select
     'hf_daily' as source,
     date '2024-01-02' + (i * $days // $size)::integer + relist * 3 as list_date,

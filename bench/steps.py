@@ -203,17 +203,16 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def step_trend_latency(home: str, corpus: str, repeats: int = 20) -> dict:
-    """store.trend (the current one) beside a naive LIKE scan; latency p50/p95 and correctness vs truth."""
+    """The CLI's trend (warehouse.analytics, term index) beside a naive LIKE scan; p50/p95 and correctness."""
     from flows.settings import load_settings
-    from transforms.terms import parse_term
-    from warehouse import store
+    from warehouse import analytics, store
 
     truth = json.loads(Path(corpus, "truth.json").read_text())
     truth = truth.get("year", truth)  # corpora written before truth had months: per year only
     con = store.open_reader(load_settings(home).warehouse_path)
     results = {}
     for kind, text in TREND_QUERIES:
-        term = parse_term(text)
+        query = analytics.parse_query(text)
         # The naive scan a user writes first: substring LIKE on title and abstract.
         pattern = "%" + text.rstrip("*").lower() + "%"
         like_sql = (
@@ -224,7 +223,7 @@ def step_trend_latency(home: str, corpus: str, repeats: int = 20) -> dict:
         runs = {"papertrends": [], "like": []}
         answers = {}
         for name, call in (
-            ("papertrends", lambda: store.trend(con, [term], by="year")),
+            ("papertrends", lambda: analytics.trend(con, [query], by="year")),
             ("like", lambda: con.execute(like_sql, [pattern]).pl()),
         ):
             answers[name] = call()  # warm-up run, also the answer checked against the truth
