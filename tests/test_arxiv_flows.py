@@ -8,12 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from flows.arxiv import harvest_arxiv_oai, ingest_arxiv_query
 from flows.arxiv_stub_server import ArxivServer, Canned, _atom_error, generate_arxiv_papers
 from flows.ingest import ingest_files
+from testsupport import warehouse_rows as rows, write_settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -22,15 +22,7 @@ def settings_file(home, **extra):
     """No politeness wait and short retries unless a test asks for them."""
     values = {"arxiv_request_interval": 0.0, "arxiv_page_size": 10, "backoff_base": 0.05, "max_attempts": 3,
               "max_retry_wait": 3.0, "read_timeout": 10.0, **extra}
-    (home / "papertrends.toml").write_text("".join(f"{k} = {v!r}\n" for k, v in values.items()))
-
-
-def rows(home, sql):
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+    write_settings(home, **values)
 
 
 def test_api_query_pages_politely_and_loads_every_entry(home):

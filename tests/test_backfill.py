@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from flows.backfill import CLOSED_AFTER_DAYS, dates_planned, fetch_list_date, is_closed
@@ -20,6 +19,7 @@ from flows.cli import main
 from flows.hf_stub_server import DailyPapersServer, ScriptedResponse
 from flows.sample_listings import generate_daily_lists
 from flows.settings import load_settings
+from testsupport import warehouse_rows as rows, write_settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -32,15 +32,7 @@ def fast_settings(home, **extra):
     """Short waits: 2 tries per request, 1 retry per date (so 4 requests before a date fails)."""
     values = {"backoff_base": 0.02, "max_attempts": 2, "max_retry_wait": 1.0, "read_timeout": 5.0,
               "backfill_retries": 1, "backfill_retry_delay": 0.05, **extra}
-    (home / "papertrends.toml").write_text("".join(f"{k} = {v!r}\n" for k, v in values.items()))
-
-
-def rows(home, sql):
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+    write_settings(home, **values)
 
 
 def ledger(home):

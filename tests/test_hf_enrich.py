@@ -3,7 +3,6 @@
 import datetime as dt
 import json
 
-import duckdb
 import pytest
 
 from flows.cli import main
@@ -11,6 +10,7 @@ from flows.hf_sources import enrich_hf, ingest_hf_lists
 from flows.hf_stub_server import DailyPapersServer, ScriptedResponse, papers_page_html
 from flows.ingest import ingest_files
 from flows.sample_listings import generate_daily_lists
+from testsupport import warehouse_rows as rows, write_settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -19,20 +19,12 @@ DAY = "2025-03-03"
 
 def settings_file(home, **extra):
     values = {"backoff_base": 0.05, "max_attempts": 3, "max_retry_wait": 2.0, "read_timeout": 5.0, **extra}
-    (home / "papertrends.toml").write_text("".join(f"{k} = {v!r}\n" for k, v in values.items()))
+    write_settings(home, **values)
 
 
 def day_lists(count: int, seed: int = 3) -> dict[str, list[dict]]:
     day = dt.date.fromisoformat(DAY)
     return generate_daily_lists(day, day, seed=seed, papers_per_day=(count, count))
-
-
-def rows(home, sql, params=None):
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def detail_requests(server):

@@ -8,7 +8,6 @@ import json
 import logging
 import time
 
-import duckdb
 import polars as pl
 import pytest
 
@@ -16,6 +15,7 @@ from flows.hf_sources import ingest_hf_lists
 from flows.hf_stub_server import DailyPapersServer, ScriptedResponse, html_instead_of_json, truncated_json
 from flows.ingest import ingest_hf_daily
 from flows.sample_listings import generate_daily_lists
+from testsupport import warehouse_rows as rows, write_settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -26,21 +26,13 @@ SUNDAY = "2025-03-09"
 def settings_file(home, **extra):
     """Short waits so fault tests stay quick; Retry-After is still honoured up to the cap."""
     values = {"backoff_base": 0.05, "max_attempts": 3, "max_retry_wait": 2.5, "read_timeout": 5.0, **extra}
-    (home / "papertrends.toml").write_text("".join(f"{k} = {v!r}\n" for k, v in values.items()))
+    write_settings(home, **values)
 
 
 def one_day(count: int, date: str = DAY, seed: int = 1) -> dict[str, list[dict]]:
     day = dt.date.fromisoformat(date)
     lists = generate_daily_lists(day, day, seed=seed, papers_per_day=(count, count))
     return {date: lists[date][:count]}
-
-
-def rows(home, sql, params=None):
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def raw_bodies(home):

@@ -6,13 +6,13 @@ Each test asserts what ends up in the raw archive, the Parquet lake and the ware
 import datetime as dt
 import json
 
-import duckdb
 import polars as pl
 import pytest
 
 from flows.hf_stub_server import DailyPapersServer, ScriptedResponse
 from flows.ingest import ingest_hf_daily
 from flows.sample_listings import generate_daily_lists
+from testsupport import warehouse_rows, write_settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -22,7 +22,7 @@ DAY = "2025-03-03"
 def fast_retries(home, **extra):
     """Short waits so retry tests stay quick; Retry-After is still honoured up to the cap."""
     settings = {"backoff_base": 0.05, "max_attempts": 3, "max_retry_wait": 2.0, "read_timeout": 5.0, **extra}
-    (home / "papertrends.toml").write_text("".join(f"{k} = {v!r}\n" for k, v in settings.items()))
+    write_settings(home, **settings)
 
 
 def one_day(count: int, date: str = DAY, seed: int = 1) -> dict[str, list[dict]]:
@@ -32,14 +32,6 @@ def one_day(count: int, date: str = DAY, seed: int = 1) -> dict[str, list[dict]]
     unique = list({item["paper"]["id"]: item for item in pool}.values())
     assert len(unique) >= count
     return {date: unique[:count]}
-
-
-def warehouse_rows(home, sql):
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def raw_bodies(home):

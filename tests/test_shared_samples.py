@@ -8,11 +8,11 @@ import datetime as dt
 import json
 import re
 
-import duckdb
 import pytest
 
 from flows.ingest import ingest_files
 from transforms.hf_listings import papers_page_extracted
+from testsupport import warehouse_rows as query
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -44,14 +44,6 @@ def loaded(samples, tmp_path_factory):
     home = tmp_path_factory.mktemp("samples") / "data"
     report = ingest_files([str(samples / "hf_daily")], home=str(home))
     return home, report
-
-
-def query(home, sql, params=None):
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def test_every_daily_file_loads_with_exact_counts(loaded, samples):
