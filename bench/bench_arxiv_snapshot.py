@@ -26,7 +26,7 @@ FULL_SNAPSHOT_LINES = 2_700_000
 
 def write_snapshot(path: Path, size: int) -> int:
     """Write `size` generated snapshot lines; returns the file's size in bytes."""
-    from flows.arxiv_stub_server import iter_arxiv_papers
+    from papertrends.devkit.arxiv_stub_server import iter_arxiv_papers
 
     with path.open("w", encoding="utf-8") as handle:
         for paper in iter_arxiv_papers(size, seed=11, first_day=__import__("datetime").date(2020, 1, 1)):
@@ -36,13 +36,13 @@ def write_snapshot(path: Path, size: int) -> int:
 
 def child(snapshot: str, home: str) -> None:
     """Land and load `snapshot` into `home` (runs in the measured child process)."""
-    from flows.arxiv import land_snapshot, load_snapshot_batches
-    from flows.settings import load_settings
-    from warehouse import store
+    from papertrends.core.settings import load_settings
+    from papertrends.flows.arxiv import land_snapshot, load_snapshot_batches
+    from papertrends.warehouse import connection, ledger
 
     settings = load_settings(home)
-    con = store.open_writer(settings.warehouse_path)
-    run_id = store.start_run(con, "bench-arxiv-snapshot", {"snapshot": snapshot})
+    con = connection.open_writer(settings.warehouse_path)
+    run_id = ledger.start_run(con, "bench-arxiv-snapshot", {"snapshot": snapshot})
     con.close()
     started = time.perf_counter()
     landed = land_snapshot.fn(settings, snapshot)

@@ -42,8 +42,8 @@ def _vocabulary() -> list[str]:
     """Real-looking words: those of a few generated days of listings."""
     import datetime as dt
 
-    from flows.sample_listings import generate_daily_lists
-    from transforms.terms import words
+    from papertrends.devkit.sample_listings import generate_daily_lists
+    from papertrends.transforms.terms import words
 
     found: dict[str, None] = {}
     for items in generate_daily_lists(dt.date(2025, 1, 1), dt.date(2025, 1, 10), seed=3).values():
@@ -72,7 +72,7 @@ def _pools(seed: int = 7) -> dict[str, pl.Series]:
 
 def _papers_batch(start: int, count: int, size: int, pools: dict[str, pl.Series]) -> pl.DataFrame:
     """`count` generated papers from number `start` on, typed like the papers table."""
-    from transforms.terms import search_text_expr
+    from papertrends.transforms.terms import search_text_expr
 
     i = pl.int_range(start, start + count, dtype=pl.Int64, eager=True)
 
@@ -122,7 +122,7 @@ where relist = 0 or (hash(i, 'r') % 10000)::bigint < $relist_per_10000
 
 def build_warehouse(home: Path, size: int) -> Path:
     """A warehouse of `size` generated papers under home (reused when already built)."""
-    from warehouse import store
+    from papertrends.warehouse import connection, ledger
 
     path = home / "warehouse.duckdb"
     done = home / f"built-{size}"
@@ -131,7 +131,7 @@ def build_warehouse(home: Path, size: int) -> Path:
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     pools = _pools()
-    con = store.open_writer(path)
+    con = connection.open_writer(path)
     try:
         con.execute("begin transaction")
         for start in range(0, size, BATCH_PAPERS):
@@ -143,8 +143,8 @@ def build_warehouse(home: Path, size: int) -> Path:
             GENERATE_LISTINGS,
             {"size": size, "days": LIST_DAYS, "relist_per_10000": int(RELIST_SHARE * 10000)},
         )
-        run_id = store.start_run(con, "bench-generate", {"size": size})
-        store.finish_run(con, run_id, "completed", items_in=size, items_loaded=size)
+        run_id = ledger.start_run(con, "bench-generate", {"size": size})
+        ledger.finish_run(con, run_id, "completed", items_in=size, items_loaded=size)
         con.execute("commit")
         con.execute("checkpoint")
     finally:
@@ -157,7 +157,7 @@ def build_warehouse(home: Path, size: int) -> Path:
 # good here: Linux carries the parent's high-water mark into a spawned child across exec.
 MEASURED_CLI = """
 import re, sys
-from flows.cli import main
+from papertrends.cli.main import main
 code = main(sys.argv[1:])
 peak = re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read())
 print("PEAK_KB", peak.group(1) if peak else -1, file=sys.stderr)

@@ -28,8 +28,8 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from transforms.terms import parse_term, search_text_expr  # noqa: E402
-from warehouse import analytics, store, term_index  # noqa: E402
+from papertrends.transforms.terms import parse_term, search_text_expr  # noqa: E402
+from papertrends.warehouse import analytics, connection, reads, term_index  # noqa: E402
 
 VOCABULARY_SIZE = 60_000
 TITLE_WORDS, ABSTRACT_WORDS = 10, 120
@@ -92,7 +92,7 @@ def build(path: Path, size: int, fts: bool = False) -> dict:
     """Write a generated corpus into a fresh warehouse at `path` and index it; returns timings."""
     timings = {"generate_s": 0.0, "insert_s": 0.0}
     vocabulary = _vocabulary(np.random.default_rng(0))
-    con = store.open_writer(path)
+    con = connection.open_writer(path)
     con.execute("set enable_progress_bar = false")
     con.execute("set memory_limit = '6GB'")  # DuckDB spills beyond this; keeps a shared machine safe
     try:
@@ -138,7 +138,7 @@ def _timed(function, repeat: int) -> tuple[float, object]:
 
 def queries(path: Path, repeat: int = 5) -> list[dict]:
     """Time warm index queries and the naive scans on an existing bench warehouse."""
-    con = store.open_reader(path)
+    con = connection.open_reader(path)
     rows = []
     try:
         cases = [
@@ -162,7 +162,7 @@ def queries(path: Path, repeat: int = 5) -> list[dict]:
         ):
             ms, frame = _timed(lambda: con.execute(sql).pl(), max(1, repeat // 2))
             rows.append({"query": name, "ms": round(ms, 1), "matches": int(frame["matches"].sum())})
-        ms, frame = _timed(lambda: store.trend(con, [parse_term(PLANTED_PHRASE)], by="month"), max(1, repeat // 2))
+        ms, frame = _timed(lambda: reads.trend(con, [parse_term(PLANTED_PHRASE)], by="month"), max(1, repeat // 2))
         rows.append({"query": "exact scan, contains(search_text), phrase", "ms": round(ms, 1), "matches": int(frame["matches"].sum())})
     finally:
         con.close()

@@ -30,9 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("command", nargs="*", default=["trend", "scaling", "tractable"])
     args = parser.parse_args(argv)
-    command = [sys.executable, "-m", "flows.cli", "--home", args.home, *args.command]
+    command = [sys.executable, "-m", "papertrends.cli.main", "--home", args.home, *args.command]
     probe = [sys.executable, "-c",
-             "import sys; from flows.cli import main; code = main(sys.argv[1:]); "
+             "import sys; from papertrends.cli.main import main; code = main(sys.argv[1:]); "
              "print('prefect imported' if 'prefect' in sys.modules else 'prefect not imported', file=sys.stderr); "
              "sys.exit(code)", "--home", args.home, *args.command]
     walls, cpus = [], []

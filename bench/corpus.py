@@ -33,8 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-
-from flows import sample_listings as vocab
+from papertrends.devkit import sample_listings as vocab
 
 START = dt.date(2018, 1, 1)
 END = dt.date(2025, 12, 31)

@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from papertrends.warehouse import connection
+
 TREND_QUERIES = (("word", "scaling"), ("prefix", "tractab*"), ("phrase", "inference-time scaling"))
 RESULT_PREFIX = "BENCH-RESULT "
 
@@ -45,9 +47,9 @@ def step_papertrends_tasks(corpus: str, home: str, profile: str | None = None) -
     """The ingest-files flow's tasks called with .fn (no Prefect server): land, normalize, load."""
     import cProfile
 
-    from flows import ingest
-    from flows.settings import load_settings
-    from warehouse import store
+    from papertrends.core.settings import load_settings
+    from papertrends.flows import ingest, runs
+    from papertrends.warehouse import connection
 
     _fresh(Path(home))
     settings = load_settings(home)
@@ -56,7 +58,7 @@ def step_papertrends_tasks(corpus: str, home: str, profile: str | None = None) -
     started = time.perf_counter()
     if profiler:
         profiler.enable()
-    run_id = ingest._begin_run(settings, "ingest-files", {"paths": [corpus], "bench": True})
+    run_id = runs.begin_writer_run(settings, "ingest-files", {"paths": [corpus], "bench": True})
     t = time.perf_counter()
     landed = ingest.land_files.fn(settings, [os.path.join(corpus, "hf")], None)
     phases["land"] = time.perf_counter() - t
@@ -73,7 +75,7 @@ def step_papertrends_tasks(corpus: str, home: str, profile: str | None = None) -
         profiler.disable()
         profiler.dump_stats(profile)
     work = time.perf_counter() - started
-    con = store.open_reader(settings.warehouse_path)
+    con = connection.open_reader(settings.warehouse_path)
     papers, = con.execute("select count(*) from papers").fetchone()
     listings, = con.execute("select count(*) from listings").fetchone()
     con.close()
@@ -93,7 +95,7 @@ def step_papertrends_flow(corpus: str, home: str, prefect_home: str) -> dict:
     # On a busy machine the temporary server needs longer than Prefect's default 20 s to come up.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
     os.environ.pop("PREFECT_API_URL", None)
-    from flows.ingest import ingest_files
+    from papertrends.flows.ingest import ingest_files
 
     _fresh(Path(home))
     started = time.perf_counter()
@@ -204,12 +206,12 @@ def _percentile(values: list[float], q: float) -> float:
 
 def step_trend_latency(home: str, corpus: str, repeats: int = 20) -> dict:
     """The CLI's trend (warehouse.analytics, term index) beside a naive LIKE scan; p50/p95 and correctness."""
-    from flows.settings import load_settings
-    from warehouse import analytics, store
+    from papertrends.core.settings import load_settings
+    from papertrends.warehouse import analytics
 
     truth = json.loads(Path(corpus, "truth.json").read_text())
     truth = truth.get("year", truth)  # corpora written before truth had months: per year only
-    con = store.open_reader(load_settings(home).warehouse_path)
+    con = connection.open_reader(load_settings(home).warehouse_path)
     results = {}
     for kind, text in TREND_QUERIES:
         query = analytics.parse_query(text)
@@ -249,9 +251,11 @@ def step_trend_latency(home: str, corpus: str, repeats: int = 20) -> dict:
 
 def step_incremental(home: str, days: int = 3, count: int = 50) -> dict:
     """One new day of `count` papers into an existing warehouse, through the ingest tasks (.fn)."""
+    from papertrends.core.reports import RunReport
+    from papertrends.core.settings import load_settings
+    from papertrends.flows import ingest, runs
+
     from bench.corpus import new_day
-    from flows import ingest
-    from flows.settings import load_settings
 
     settings = load_settings(home)
     inbox = Path(home).parent / "incremental-inbox"
@@ -260,10 +264,10 @@ def step_incremental(home: str, days: int = 3, count: int = 50) -> dict:
     for n in range(days):
         path = new_day(inbox, dt.date(2026, 3, 2) + dt.timedelta(days=n), count)
         started = time.perf_counter()
-        report = ingest.RunReport(ingest._begin_run(settings, "ingest-files", {"paths": [str(path)]}), "ingest-files")
+        report = RunReport(runs.begin_writer_run(settings, "ingest-files", {"paths": [str(path)]}), "ingest-files")
         landed = ingest.land_files.fn(settings, [str(path)], None)
         _normalize_and_load_fn(settings, report, landed)
-        ingest._end_run(settings, report)
+        runs.end_writer_run(settings, report)
         timings.append({"seconds": time.perf_counter() - started, "papers_new": report.papers_new})
     return {"days": timings, "median_seconds": statistics.median(t["seconds"] for t in timings),
             "max_seconds": max(t["seconds"] for t in timings)}
@@ -276,8 +280,8 @@ def step_incremental_empty(home: str, days: int = 3, count: int = 50) -> dict:
 
 
 def _normalize_and_load_fn(settings, report, landed):
-    """ingest._normalize_and_load with each task's .fn, so no Prefect task run is created."""
-    from flows import ingest
+    """ingest.normalized_and_loaded with each task's .fn, so no Prefect task run is created."""
+    from papertrends.flows import ingest
 
     report.inputs = len(landed)
     normalized = ingest.normalize_to_lake.fn(settings, landed)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import time
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,19 +23,13 @@ from prefect import flow, task
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
 
-from flows.ingest import (
-    RunReport,
-    _begin_run,
-    _end_run,
-    _logger,
-    date_range,
-    fetch_daily_list,
-    load_warehouse,
-    normalize_to_lake,
-)
-from flows.raw_archive import utc_now
-from flows.settings import Settings, load_settings
-from warehouse import backfill_ledger, store
+from ..core.dates import date_range
+from ..core.reports import RunReport
+from ..core.settings import Settings, load_settings
+from ..sources.raw_archive import utc_now
+from ..warehouse import backfill_ledger, connection
+from .ingest import fetch_daily_list, load_warehouse, normalize_to_lake
+from .runs import begin_writer_run, end_writer_run, run_logger
 
 SOURCE_HF = "hf_daily"
 # A daily list still gains papers for a day or so after its date; two days on it no longer changes.
@@ -157,7 +151,7 @@ def _requested_dates(since: str | None, until: str | None, failed: dict[str, str
 
 
 def _record(settings: Settings, list_date: str, status: str, run_id: int, **values) -> None:
-    con = store.open_writer(settings.warehouse_path)
+    con = connection.open_writer(settings.warehouse_path)
     try:
         backfill_ledger.record(con, SOURCE_HF, list_date, status, run_id=run_id, **values)
     finally:
@@ -193,7 +187,7 @@ def _publish_backfill(result: BackfillReport) -> None:
         create_markdown_artifact(markdown=body, key="papertrends-backfill-hf", description="backfill summary")
         create_table_artifact(table=result.outcomes(), key="papertrends-backfill-dates", description="outcome per date")
     except Exception as error:  # an artifact is a courtesy; its failure must not fail the run
-        _logger().warning(f"could not publish the backfill artifact: {error}")
+        run_logger().warning(f"could not publish the backfill artifact: {error}")
 
 
 @flow(name="backfill-hf", log_prints=False)
@@ -214,9 +208,9 @@ def backfill_hf(
     it lands, then recorded done or failed with the reason.
     """
     started = time.monotonic()
-    log = _logger()
+    log = run_logger()
     settings = load_settings(home, hf_base_url=base_url)
-    con = store.open_writer(settings.warehouse_path)
+    con = connection.open_writer(settings.warehouse_path)
     try:
         done_before = backfill_ledger.done_dates(con, SOURCE_HF)
         failed_before = backfill_ledger.failed_dates(con, SOURCE_HF)
@@ -225,7 +219,7 @@ def backfill_hf(
     requested = _requested_dates(since, until, failed_before)
     to_fetch, skipped = dates_planned(requested, done_before, failed_before, refresh=refresh, retry_failed=retry_failed)
     arguments = {"since": since, "until": until, "base_url": settings.hf_base_url, "refresh": refresh, "retry_failed": retry_failed}
-    run = RunReport(_begin_run(settings, "backfill-hf", arguments), "backfill-hf")
+    run = RunReport(begin_writer_run(settings, "backfill-hf", arguments), "backfill-hf")
     result = BackfillReport(SOURCE_HF, requested[0] if requested else None, requested[-1] if requested else None, run)
     result.flow_run_id = str(flow_run.id) if flow_run.id else None
     log.info(f"backfill: {len(requested)} dates requested, {len(to_fetch)} to fetch, {len(skipped)} already done")
@@ -269,7 +263,7 @@ def backfill_hf(
     finally:
         result.done.sort()
         run.seconds = time.monotonic() - started
-        _end_run(settings, run)
+        end_writer_run(settings, run)
         _publish_backfill(result)
     return result
 

@@ -14,13 +14,15 @@ from pathlib import Path
 
 from prefect import flow
 
-from flows import integrity
-from flows.ingest import RunReport, _logger, _publish, read_lake_files
-from flows.lake import normalized_record, write_lake
-from flows.raw_archive import iter_raw
-from flows.settings import Settings, load_settings
-from warehouse import locks, store, term_index
-from warehouse.checks import CheckContext
+from ..core import errors
+from ..core.reports import RunReport
+from ..core.settings import Settings, load_settings
+from ..pipeline.lake import normalized_record, read_lake_files, write_lake
+from ..sources.raw_archive import iter_raw
+from ..warehouse import connection, ledger, loads, locks, term_index
+from ..warehouse.checks import CheckContext
+from . import runs
+from .runs import publish_report, run_logger
 
 REBUILD_LAKE = "lake.rebuild"
 REBUILD_WAREHOUSE = "warehouse.rebuild.duckdb"
@@ -35,7 +37,7 @@ def _remove_duckdb_file(path: Path) -> None:
 def _checkpointed(path: Path, wait_seconds: float) -> None:
     """Fold a warehouse's write-ahead log (left by a killed writer) into its file before it is moved."""
     if path.exists() and path.with_name(path.name + ".wal").exists():
-        store.open_writer(path, wait_seconds).close()
+        connection.open_writer(path, wait_seconds).close()
 
 
 def _swap_in(settings: Settings, new_lake: Path, new_warehouse: Path) -> None:
@@ -67,22 +69,22 @@ def rebuild_from_raw(home: str | None = None) -> RunReport:
     started = time.monotonic()
     settings = load_settings(home)
     if not settings.raw_dir.is_dir():
-        raise store.WarehouseError(f"no raw archive at {settings.raw_dir}: nothing to rebuild from")
+        raise errors.WarehouseError(f"no raw archive at {settings.raw_dir}: nothing to rebuild from")
     new_lake = settings.home / REBUILD_LAKE
     new_warehouse = settings.home / REBUILD_WAREHOUSE
     with locks.writer_lock(settings.home, settings.writer_wait, "rebuild"):
-        integrity.swept_temporaries(settings.home)
+        runs.swept_temporaries(settings.home)
         shutil.rmtree(new_lake, ignore_errors=True)
         _remove_duckdb_file(new_warehouse)
         if settings.warehouse_path.exists():
             # Brings the live warehouse to this schema and folds in any write-ahead log, so its
             # run ledger can be carried over and the file moved safely.
-            store.open_writer(settings.warehouse_path, settings.writer_wait).close()
-        con = store.open_writer(new_warehouse, settings.writer_wait)
+            connection.open_writer(settings.warehouse_path, settings.writer_wait).close()
+        con = connection.open_writer(new_warehouse, settings.writer_wait)
         try:
             if settings.warehouse_path.exists():
-                store.copy_run_ledger(con, settings.warehouse_path)
-            report = RunReport(store.start_run(con, "rebuild-from-raw", {"raw": str(settings.raw_dir)}), "rebuild-from-raw")
+                ledger.copy_run_ledger(con, settings.warehouse_path)
+            report = RunReport(ledger.start_run(con, "rebuild-from-raw", {"raw": str(settings.raw_dir)}), "rebuild-from-raw")
             files: list[str] = []
             for record in iter_raw(settings.raw_dir):
                 normalized = normalized_record(record)
@@ -94,14 +96,14 @@ def rebuild_from_raw(home: str | None = None) -> RunReport:
                 report.warnings += normalized.warnings
             since = report.stage("normalize", report.started, report.items_in, f"{report.inputs} raw input(s), {len(files)} lake file(s)")
             listings, quarantine = read_lake_files(files)
-            counts = store.load(con, listings, quarantine, report.run_id, checks=CheckContext(items_in=report.items_in))
+            counts = loads.load(con, listings, quarantine, report.run_id, checks=CheckContext(items_in=report.items_in))
             report.listings_new, report.listings_changed = counts.listings_new, counts.listings_changed
             report.papers_new, report.papers_changed = counts.papers_new, counts.papers_changed
             report.stage("load+checks", since, counts.listings_in + counts.quarantined_in,
                          f"{counts.listings_new} listings, {counts.papers_new} papers, {counts.quarantine_new} quarantine")
             report.seconds = time.monotonic() - started
-            store.finish_run(con, report.run_id, report.status, "; ".join(report.warnings)[:4000], **report.counts())
-            store.record_run_report(con, report.run_id, report.stages, report.warnings)
+            ledger.finish_run(con, report.run_id, report.status, "; ".join(report.warnings)[:4000], **report.counts())
+            ledger.record_run_report(con, report.run_id, report.stages, report.warnings)
             term_index.rebuild_fts_if_stale(con)
         except BaseException:
             con.close()
@@ -110,6 +112,6 @@ def rebuild_from_raw(home: str | None = None) -> RunReport:
             raise
         con.close()  # checkpoints: the new file is complete on its own before it is moved
         _swap_in(settings, new_lake, new_warehouse)
-    _logger().info(f"rebuilt from {report.inputs} raw input(s) in {report.seconds:.1f}s")
-    _publish(report, settings)
+    run_logger().info(f"rebuilt from {report.inputs} raw input(s) in {report.seconds:.1f}s")
+    publish_report(report, settings)
     return report

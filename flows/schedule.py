@@ -2,7 +2,7 @@
 
     hf-daily        ingest-hf-recent: the Hugging Face lists of yesterday and today (hf_daily_cron)
     arxiv-weekly    the arXiv harvest flow, when flows.arxiv provides one (arxiv_weekly_cron)
-    export-nightly  the export flow, when flows.export_flow provides one and export_nightly_cron is set
+    export-nightly  the export flow, when flows.export provides one and export_nightly_cron is set
 
 Every cron is read in `schedule_timezone`. An empty cron turns that deployment off. prefect.yaml
 declares the same flows for teams that deploy to work pools instead of serving from one process.
@@ -21,13 +21,14 @@ import polars as pl
 from prefect import flow
 from prefect.flows import Flow
 
-from flows.ingest import RunReport, ingest_hf_daily
-from flows.settings import Settings
+from ..core.reports import RunReport
+from ..core.settings import Settings
+from .ingest import ingest_hf_daily
 
 # Optional flows other modules may provide: (deployment, module, flow attribute names tried in order).
 OPTIONAL_FLOWS = {
-    "arxiv-weekly": ("flows.arxiv", ("harvest_arxiv", "arxiv_harvest", "ingest_arxiv")),
-    "export-nightly": ("flows.export_flow", ("export_nightly", "export_dataset", "export_flow", "export")),
+    "arxiv-weekly": ("papertrends.flows.arxiv", ("harvest_arxiv", "arxiv_harvest", "ingest_arxiv")),
+    "export-nightly": ("papertrends.flows.export", ("export_nightly", "export_dataset", "export_flow", "export")),
 }
 
 

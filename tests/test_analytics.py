@@ -12,11 +12,10 @@ import sys
 import duckdb
 import polars as pl
 import pytest
-
-from flows.cli import main
-from transforms.hf_listings import LISTING_SCHEMA, QUARANTINE_SCHEMA
-from transforms.terms import parse_term, words, words_expr
-from warehouse import analytics, store, term_index
+from papertrends.cli.main import main
+from papertrends.transforms.hf_listings import LISTING_SCHEMA, QUARANTINE_SCHEMA
+from papertrends.transforms.terms import parse_term, words, words_expr
+from papertrends.warehouse import analytics, connection, loads, reads, term_index
 
 UTC = dt.timezone.utc
 NO_QUARANTINE = pl.DataFrame(schema=QUARANTINE_SCHEMA)
@@ -60,9 +59,9 @@ def warehouse(tmp_path):
     """A warehouse loaded in three batches (so the index is built incrementally)."""
     rows, planted = generated_papers()
     path = tmp_path / "warehouse.duckdb"
-    con = store.open_writer(path)
+    con = connection.open_writer(path)
     for run, part in enumerate((rows[:50], rows[50:90], rows[90:]), start=1):
-        store.load(con, listing_rows(part), NO_QUARANTINE, run)
+        loads.load(con, listing_rows(part), NO_QUARANTINE, run)
     yield con, path, rows, planted
     con.close()
 
@@ -73,7 +72,7 @@ QUERIES = ["scaling", "scal*", "tractable", "tractab*", "inference-time scaling"
 
 def ground_truth(con, by="month"):
     """Trend by the foundation's full scan over search texts (contains, no index)."""
-    return store.trend(con, [parse_term(q) for q in QUERIES if "|" not in q], by=by)
+    return reads.trend(con, [parse_term(q) for q in QUERIES if "|" not in q], by=by)
 
 
 @pytest.mark.parametrize("by", ["day", "week", "month", "quarter", "year"])
@@ -112,11 +111,11 @@ def test_incremental_index_equals_one_built_at_once(tmp_path, warehouse):
     con, _, rows, _ = warehouse
     # Later loads: an earlier relisting moves a paper to another month; a changed abstract.
     moved = rows[30]
-    store.load(con, listing_rows([(moved[0], dt.date(2024, 12, 20), moved[2], moved[3], 99)]), NO_QUARANTINE, 4)
+    loads.load(con, listing_rows([(moved[0], dt.date(2024, 12, 20), moved[2], moved[3], 99)]), NO_QUARANTINE, 4)
     changed = rows[70]
-    store.load(con, listing_rows([(changed[0], changed[1], changed[2], "now about tractable circuits", 1)]),
+    loads.load(con, listing_rows([(changed[0], changed[1], changed[2], "now about tractable circuits", 1)]),
                NO_QUARANTINE, 5)
-    fresh = store.open_writer(tmp_path / "fresh.duckdb")
+    fresh = connection.open_writer(tmp_path / "fresh.duckdb")
     every = con.execute("select * from listings").pl()
     texts = con.execute("select paper_id, title, abstract from papers").pl()
     batch = every.join(texts, on="paper_id").with_columns(
@@ -125,7 +124,7 @@ def test_incremental_index_equals_one_built_at_once(tmp_path, warehouse):
     for column in LISTING_SCHEMA:
         if column not in batch.columns:
             batch = batch.with_columns(pl.lit(None).alias(column))
-    store.load(fresh, batch.select(list(LISTING_SCHEMA)).cast(LISTING_SCHEMA), NO_QUARANTINE, 1)
+    loads.load(fresh, batch.select(list(LISTING_SCHEMA)).cast(LISTING_SCHEMA), NO_QUARANTINE, 1)
 
     def state(c):
         counts = c.execute(
@@ -151,7 +150,7 @@ def test_filters_source_category_and_upvotes(warehouse):
     con, _, rows, planted = warehouse
     # Ten papers also listed on arXiv a month later; categories for a few papers.
     arxiv = [(r[0], r[1] + dt.timedelta(days=31), r[2], r[3], None) for r in rows[40:50]]
-    store.load(con, listing_rows(arxiv, source="arxiv"), NO_QUARANTINE, 9)
+    loads.load(con, listing_rows(arxiv, source="arxiv"), NO_QUARANTINE, 9)
     con.execute("update papers set categories = ['cs.LG'] where paper_id in (select paper_id from papers order by paper_id limit 25)")
     scaling = [analytics.parse_query("scaling")]
 
@@ -200,7 +199,7 @@ def test_plain_duckdb_cli_process_runs_the_macro(warehouse):
 
 
 def test_sql_tokenizer_agrees_with_terms_py(tmp_path):
-    con = store.open_writer(tmp_path / "w.duckdb")
+    con = connection.open_writer(tmp_path / "w.duckdb")
     rng = random.Random(3)
     alphabet = ("abcXYZ019 -_'.,|*/é ÉßẞſςΣσ İıIi ǅǈ ÅÆØ ﬁﬂ Ωω ЖжЁё 漢字かなカナ 한국어 ١٢٣ ٤ अआ ᾼ ᾈ ǰ "
                 "ꞵ ß\u00ad\u200b\u0301\u0307 \t\n🙂 Ⅻ ½ ²³ ⓐ")
@@ -243,7 +242,7 @@ def test_period_labels(label, expected):
 
 def test_search_ranks_by_bm25_and_stays_current(warehouse):
     con, *_ = warehouse
-    store.load(con, listing_rows([("2509.00001", dt.date(2025, 9, 1), "Probabilistic circuits at scale",
+    loads.load(con, listing_rows([("2509.00001", dt.date(2025, 9, 1), "Probabilistic circuits at scale",
                                    "Tractable probabilistic circuits for everyone.", 7)]), NO_QUARANTINE, 8)
     assert term_index.fts_is_stale(con)
     assert term_index.rebuild_fts_if_stale(con)  # what the end of every ingest run does
@@ -255,18 +254,18 @@ def test_search_ranks_by_bm25_and_stays_current(warehouse):
 
 
 def test_rising_finds_the_planted_term(tmp_path):
-    con = store.open_writer(tmp_path / "w.duckdb")
+    con = connection.open_writer(tmp_path / "w.duckdb")
     rows = []
     for month in range(1, 7):
         for j in range(30):
             late = month >= 4 and j < 12
             abstract = "we study graph learning for robots" + (" with diffusion policies" if late else "")
             rows.append((f"25{month:02d}.{j:05d}", dt.date(2025, month, 2), f"Paper {j}", abstract, j))
-    store.load(con, listing_rows(rows), NO_QUARANTINE, 1)
+    loads.load(con, listing_rows(rows), NO_QUARANTINE, 1)
     texts, before_first, recent_first, last = analytics.window_texts(con, "month", 3)
     con.close()
     assert (before_first, recent_first, last) == (dt.date(2025, 1, 1), dt.date(2025, 4, 1), dt.date(2025, 6, 2))
-    from transforms.trend_stats import rising_terms
+    from papertrends.transforms.trend_stats import rising_terms
 
     frame = rising_terms(texts, recent_first, min_support=5)
     assert set(frame["term"][:3]) == {"diffusion", "diffusion policies", "policies"}
@@ -276,9 +275,9 @@ def test_rising_finds_the_planted_term(tmp_path):
 
 
 def test_phrases_stay_inside_one_field_and_need_consecutive_words(tmp_path):
-    con = store.open_writer(tmp_path / "w.duckdb")
+    con = connection.open_writer(tmp_path / "w.duckdb")
     day = dt.date(2025, 1, 6)
-    store.load(con, listing_rows([
+    loads.load(con, listing_rows([
         ("2501.1", day, "Deep scaling", "Laws of scaling hold.", 1),         # 'scaling laws' only across fields
         ("2501.2", day, "Scaling laws", None, 1),                            # in the title
         ("2501.3", day, "Laws", "scaling of laws, laws scaling", 1),        # words present, never in order
@@ -286,6 +285,6 @@ def test_phrases_stay_inside_one_field_and_need_consecutive_words(tmp_path):
     ]), NO_QUARANTINE, 1)
     queries = ["scaling laws", "scaling law*", "laws scaling", "of scaling", "deep scaling laws"]
     frame = analytics.trend(con, [analytics.parse_query(q) for q in queries], by="year")
-    truth = store.trend(con, [parse_term(q) for q in queries], by="year")
+    truth = reads.trend(con, [parse_term(q) for q in queries], by="year")
     con.close()
     assert frame["matches"].to_list() == truth["matches"].to_list() == [1, 2, 1, 1, 0]

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from papertrends.cli.main import main
+from papertrends.devkit.sample_listings import generate_daily_lists, planted_truth
+from papertrends.transforms.hf_listings import QUARANTINE_SCHEMA
+from papertrends.warehouse import connection, loads, term_index
 
-from flows.cli import main
-from flows.sample_listings import generate_daily_lists, planted_truth
 from tests.test_analytics import listing_rows
-from transforms.hf_listings import QUARANTINE_SCHEMA
-from warehouse import store, term_index
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,8 +36,8 @@ def home(tmp_path_factory):
                 continue
             seen.add(paper["id"])
             rows.append((paper["id"], dt.date.fromisoformat(day), paper["title"], paper["summary"], paper["upvotes"]))
-    con = store.open_writer(root / "warehouse.duckdb")
-    store.load(con, listing_rows(rows), pl.DataFrame(schema=QUARANTINE_SCHEMA), 1)
+    con = connection.open_writer(root / "warehouse.duckdb")
+    loads.load(con, listing_rows(rows), pl.DataFrame(schema=QUARANTINE_SCHEMA), 1)
     term_index.rebuild_fts_if_stale(con)  # what the end of every ingest run does
     con.close()
     return root, planted_truth(lists), rows
@@ -103,7 +103,7 @@ def test_analytics_commands_neither_import_prefect_nor_write(home):
     root, *_ = home
     before = {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in root.rglob("*") if p.is_file()}
     probe = (
-        "import sys; from flows.cli import main; h = sys.argv[1]; "
+        "import sys; from papertrends.cli.main import main; h = sys.argv[1]; "
         "codes = [main(['--home', h, 'trend', 'scaling', '--verdict', '--source', 'hf']), "
         "main(['--home', h, 'papers', '--term', 'scaling', '--period', '2024-03']), "
         "main(['--home', h, 'rising']), main(['--home', h, 'search', 'scaling laws'])]; "

@@ -8,8 +8,7 @@ import re
 import duckdb
 import polars as pl
 import pytest
-
-from transforms.arxiv import (
+from papertrends.transforms.arxiv import (
     arxiv_listings,
     arxiv_papers,
     arxiv_rows_normalized,
@@ -19,9 +18,9 @@ from transforms.arxiv import (
     snapshot_lines_extracted,
     tex_accents_decoded,
 )
-from transforms.hf_listings import LISTING_SCHEMA, QUARANTINE_SCHEMA
-from transforms.papers import papers_from_listings, papers_merged
-from warehouse import store
+from papertrends.transforms.hf_listings import LISTING_SCHEMA, QUARANTINE_SCHEMA
+from papertrends.transforms.papers import papers_from_listings, papers_merged
+from papertrends.warehouse import connection, loads
 
 UTC = dt.timezone.utc
 FETCHED = dt.datetime(2026, 4, 12, 23, 0, tzinfo=UTC)
@@ -213,12 +212,12 @@ def test_hf_and_arxiv_merge_to_the_same_paper_in_either_order(tmp_path, hf_is_ne
     empty_q = pl.DataFrame(schema=QUARANTINE_SCHEMA)
     results = []
     for order in (("hf", "arxiv"), ("arxiv", "hf")):
-        con = store.open_writer(tmp_path / f"{'-'.join(order)}-{hf_is_newer}.duckdb")
+        con = connection.open_writer(tmp_path / f"{'-'.join(order)}-{hf_is_newer}.duckdb")
         for run_id, source in enumerate(order):
             if source == "hf":
-                store.load(con, hf, empty_q, run_id)
+                loads.load(con, hf, empty_q, run_id)
             else:
-                store.load(con, arxiv_listings(arxiv), empty_q, run_id, papers=arxiv_papers(arxiv))
+                loads.load(con, arxiv_listings(arxiv), empty_q, run_id, papers=arxiv_papers(arxiv))
         results.append({
             table: con.execute(f"select * from {table} order by all").fetchall()
             for table in ("papers", "listings", "paper_sources")
@@ -267,7 +266,7 @@ def test_newer_hf_fields_win_over_older_ones_even_after_an_arxiv_observation():
     (["--query", "cat:cs.LG", "--since", "2025-02-01", "--until", "2025-01-01"], "--until 2025-01-01 is before --since 2025-02-01"),
 ])
 def test_ingest_arxiv_refuses_contradictory_arguments(tmp_path, capsys, argv, message):
-    from flows.cli import main
+    from papertrends.cli.main import main
 
     assert main(["ingest", "arxiv", "--home", str(tmp_path), *argv]) == 1
     assert capsys.readouterr().err.strip() == f"papertrends: error: {message}"

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from flows.arxiv import harvest_arxiv_oai, ingest_arxiv_query
-from flows.arxiv_stub_server import ArxivServer, Canned, _atom_error, generate_arxiv_papers
-from flows.ingest import ingest_files
-from testsupport import warehouse_rows as rows, write_settings
+from papertrends.devkit.arxiv_stub_server import ArxivServer, Canned, _atom_error, generate_arxiv_papers
+from papertrends.flows.arxiv import harvest_arxiv_oai, ingest_arxiv_query
+from papertrends.flows.ingest import ingest_files
+from testsupport import warehouse_rows as rows
+from testsupport import write_settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -98,7 +98,7 @@ def test_a_harvest_killed_between_pages_resumes_from_its_last_token(home):
     with ArxivServer(papers, oai_page_size=10, deleted_every=0) as server:
         arrived = server.hold(2)  # the third page's request waits: pages 1 and 2 are loaded by then
         process = subprocess.Popen(
-            [sys.executable, "-m", "flows.cli", "ingest", "arxiv", "--oai", "--base-url", server.oai_url],
+            [sys.executable, "-m", "papertrends.cli.main", "ingest", "arxiv", "--oai", "--base-url", server.oai_url],
             env=harness_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
         try:

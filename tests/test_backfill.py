@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 
 import pytest
-
-from flows.backfill import CLOSED_AFTER_DAYS, dates_planned, fetch_list_date, is_closed
-from flows.cli import main
-from flows.hf_stub_server import DailyPapersServer, ScriptedResponse
-from flows.sample_listings import generate_daily_lists
-from flows.settings import load_settings
-from testsupport import warehouse_rows as rows, write_settings
+from papertrends.cli.main import main
+from papertrends.core.settings import load_settings
+from papertrends.devkit.hf_stub_server import DailyPapersServer, ScriptedResponse
+from papertrends.devkit.sample_listings import generate_daily_lists
+from papertrends.flows.backfill import CLOSED_AFTER_DAYS, dates_planned, fetch_list_date, is_closed
+from testsupport import warehouse_rows as rows
+from testsupport import write_settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -169,7 +169,7 @@ def test_a_killed_backfill_resumes_where_it_stopped(home, lists, capsys):
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PYTHONUNBUFFERED": "1"}
     with DailyPapersServer(lists) as server:
         server.script(hang, 0, [ScriptedResponse(200, b"[]", delay=60)])  # the process is killed while it waits
-        command = [sys.executable, "-m", "flows.cli", "--home", str(home), "backfill", "--since", str(SINCE),
+        command = [sys.executable, "-m", "papertrends.cli.main", "--home", str(home), "backfill", "--since", str(SINCE),
                    "--until", str(UNTIL), "--base-url", server.base_url, "--workers", "1"]
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         finished = []

@@ -6,12 +6,12 @@ import datetime as dt
 import json
 
 import pytest
+from papertrends.core.settings import load_settings
+from papertrends.flows import ingest, runs
+from papertrends.transforms.terms import parse_term
+from papertrends.warehouse import connection, reads
 
 from bench import corpus
-from flows import ingest
-from flows.settings import load_settings
-from transforms.terms import parse_term
-from warehouse import store
 
 SIZE = 400
 # Two months of lists: ~60 files keep the ingest in this test fast; the trend is by month.
@@ -60,17 +60,17 @@ def test_files_have_the_real_shapes(generated, samples):
 def test_pipeline_answers_equal_the_planted_truth(generated, tmp_path):
     folder, manifest = generated
     settings = load_settings(tmp_path / "home")
-    run_id = ingest._begin_run(settings, "ingest-files", {"paths": [str(folder)]})
+    run_id = runs.begin_writer_run(settings, "ingest-files", {"paths": [str(folder)]})
     landed = ingest.land_files.fn(settings, [str(folder / "hf")], None)
     normalized = ingest.normalize_to_lake.fn(settings, landed)
     assert normalized["quarantined"] == 0 and normalized["items_in"] == manifest["listing_rows"]
     ingest.load_warehouse.fn(settings, normalized["files"], run_id)
     truth = json.loads((folder / "truth.json").read_text())["month"]
     assert sum(truth["papers"].values()) == SIZE
-    con = store.open_reader(settings.warehouse_path)
+    con = connection.open_reader(settings.warehouse_path)
     try:
         for query in corpus.QUERIES:
-            frame = store.trend(con, [parse_term(query)], by="month")
+            frame = reads.trend(con, [parse_term(query)], by="month")
             got = {row["period"]: row["matches"] for row in frame.iter_rows(named=True)}
             assert got == {year: count for year, count in truth["matches"][query].items()}, query
             totals = {row["period"]: row["total"] for row in frame.iter_rows(named=True)}

@@ -10,9 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from flows.cli import build_parser, main
-from flows.sample_listings import generate_daily_lists, planted_truth, write_daily_files
+from papertrends.cli.main import build_parser, main
+from papertrends.devkit.sample_listings import generate_daily_lists, planted_truth, write_daily_files
 
 REPO = Path(__file__).resolve().parents[1]
 SINCE, UNTIL = dt.date(2025, 1, 1), dt.date(2025, 2, 28)
@@ -130,7 +129,7 @@ def test_read_only_commands_neither_import_prefect_nor_write(loaded_home, tmp_pa
     home, _ = loaded_home
     before = {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in home.rglob("*") if p.is_file()}
     probe = (
-        "import sys; from flows.cli import main; "
+        "import sys; from papertrends.cli.main import main; "
         "codes = [main(['--home', sys.argv[1], 'trend', 'scaling']), main(['--home', sys.argv[1], 'status']), "
         "main(['--home', sys.argv[1], 'sql', 'select 1']), "
         "main(['--home', sys.argv[1], 'export', '--format', 'hf', '--out', sys.argv[2]])]; "

@@ -18,10 +18,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-
-from flows.ingest import ingest_files
-from flows.sample_listings import generate_daily_lists, write_daily_files
-from warehouse import store
+from papertrends.core import errors
+from papertrends.devkit.sample_listings import generate_daily_lists, write_daily_files
+from papertrends.flows.ingest import ingest_files
+from papertrends.warehouse import connection
 
 REPO = Path(__file__).resolve().parents[1]
 DAYS = (dt.date(2025, 1, 1), dt.date(2025, 1, 24))
@@ -100,7 +100,7 @@ MOMENTS = [
 def killed_run(home: Path, folder: Path, total_inputs: int, moment: Moment, env: dict) -> str:
     """Start a real ingest, SIGKILL it at `moment`; returns what it had got to."""
     child = subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", "--home", str(home), "ingest", "files", str(folder)],
+        [sys.executable, "-m", "papertrends.cli.main", "--home", str(home), "ingest", "files", str(folder)],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     expected_lake = None
@@ -129,8 +129,8 @@ def assert_consistent_after_kill(home: Path, expected_listings: int) -> str:
     if not (home / "warehouse.duckdb").exists():
         return "no warehouse yet"
     try:
-        con = store.open_reader(home / "warehouse.duckdb", wait_seconds=10)
-    except store.WarehouseError as error:
+        con = connection.open_reader(home / "warehouse.duckdb", wait_seconds=10)
+    except errors.WarehouseError as error:
         # Killed between two migrations: a whole older schema, which the next writer upgrades.
         assert "older papertrends" in str(error), error
         return "warehouse between migrations"
@@ -160,7 +160,7 @@ def test_a_killed_ingest_recovers_to_exactly_the_uninterrupted_state(moment, inp
     assert warehouse_state(home) == expected, reached
     assert files_under(home, "lake") == uninterrupted["lake"], reached
     assert files_under(home, "raw") == uninterrupted["raw"], reached  # no leftover temporaries either
-    con = store.open_reader(home / "warehouse.duckdb")
+    con = connection.open_reader(home / "warehouse.duckdb")
     try:
         statuses = [s for (s,) in con.execute("select status from runs order by run_id").fetchall()]
     finally:
@@ -170,8 +170,8 @@ def test_a_killed_ingest_recovers_to_exactly_the_uninterrupted_state(moment, inp
 
 
 def test_only_temporaries_of_atomic_writes_are_swept(tmp_path):
-    from flows.integrity import swept_temporaries
-    from flows.raw_archive import write_atomically
+    from papertrends.flows.runs import swept_temporaries
+    from papertrends.sources.raw_archive import write_atomically
 
     home = tmp_path / "data"
     write_atomically(home / "lake" / "listings" / "a.parquet", b"whole")

@@ -16,13 +16,12 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 import yaml
-
-from flows.cli import main
-from flows.sample_listings import generate_daily_lists
-from transforms.hf_listings import daily_papers_extracted, listings_normalized
-from transforms.terms import parse_term
-from warehouse import store
-from warehouse.export import ExportError, ExportRequest, export_dataset, verify_manifest
+from papertrends.cli.main import main
+from papertrends.devkit.sample_listings import generate_daily_lists
+from papertrends.transforms.hf_listings import daily_papers_extracted, listings_normalized
+from papertrends.transforms.terms import parse_term
+from papertrends.warehouse import connection, ledger, loads, reads
+from papertrends.warehouse.export import ExportError, ExportRequest, export_dataset, verify_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 SINCE, UNTIL = dt.date(2025, 1, 1), dt.date(2025, 2, 28)
@@ -30,7 +29,7 @@ ARXIV_PAPERS = 3
 
 
 def build_warehouse(path: Path, since: dt.date, until: dt.date, seed: int) -> None:
-    """Load generated daily lists through the real normalizer and store.load (no Prefect needed)."""
+    """Load generated daily lists through the real normalizer and loads.load (no Prefect needed)."""
     listings, quarantine = [], []
     for day, items in sorted(generate_daily_lists(since, until, seed=seed).items()):
         origin = f"generated:{day}"
@@ -42,10 +41,10 @@ def build_warehouse(path: Path, since: dt.date, until: dt.date, seed: int) -> No
         )
         listings.append(rows)
         quarantine.append(bad)
-    con = store.open_writer(path)
-    run_id = store.start_run(con, "test-load", {})
-    store.load(con, pl.concat(listings), pl.concat(quarantine), run_id)
-    store.finish_run(con, run_id, "completed")
+    con = connection.open_writer(path)
+    run_id = ledger.start_run(con, "test-load", {})
+    loads.load(con, pl.concat(listings), pl.concat(quarantine), run_id)
+    ledger.finish_run(con, run_id, "completed")
     # A few arXiv listings of existing papers, as the arXiv source will add them.
     con.execute(
         "insert into listings (source, list_date, paper_id, position, upvotes, num_comments, fetched_at, origin, raw_sha256) "
@@ -218,8 +217,8 @@ def test_trends_export_equals_the_trend_query(warehouse, tmp_path):
     terms = ("scaling", "tractable")
     export_dataset(warehouse, ExportRequest(out=tmp_path / "t", table="trends", terms=terms, by="month"))
     got = pl.read_parquet(tmp_path / "t" / "*.parquet")
-    con = store.open_reader(warehouse)
-    expected = store.trend(con, [parse_term(t) for t in terms], by="month").sort("period", "term")
+    con = connection.open_reader(warehouse)
+    expected = reads.trend(con, [parse_term(t) for t in terms], by="month").sort("period", "term")
     con.close()
     assert got.equals(expected)
 
@@ -300,7 +299,7 @@ KILLED_EXPORT = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from warehouse.export import ExportRequest, export_dataset
+    from papertrends.warehouse.export import ExportRequest, export_dataset
 
     def stall_after_first_file(path, rows):
         Path(sys.argv[3]).write_text(path)
@@ -366,7 +365,7 @@ def test_cli_export_query_from_stdin(warehouse, tmp_path, capsys, monkeypatch):
 
 
 def test_export_flow_runs_under_prefect(warehouse, tmp_path, prefect_harness):
-    from flows.export_flow import export_dataset_flow
+    from papertrends.flows.export import export_dataset_flow
 
     summary = export_dataset_flow(out=str(tmp_path / "flow"), format="hf", terms=["scaling"], home=str(warehouse.parent))
     assert summary["rows"] > 0 and summary["files"] == 1

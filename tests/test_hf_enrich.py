@@ -4,13 +4,14 @@ import datetime as dt
 import json
 
 import pytest
-
-from flows.cli import main
-from flows.hf_sources import enrich_hf, ingest_hf_lists
-from flows.hf_stub_server import DailyPapersServer, ScriptedResponse, papers_page_html
-from flows.ingest import ingest_files
-from flows.sample_listings import generate_daily_lists
-from testsupport import warehouse_rows as rows, write_settings
+from papertrends.cli.main import main
+from papertrends.devkit.hf_stub_server import DailyPapersServer, ScriptedResponse, papers_page_html
+from papertrends.devkit.sample_listings import generate_daily_lists
+from papertrends.flows.hf import enrich_hf, ingest_hf_lists
+from papertrends.flows.ingest import ingest_files
+from papertrends.warehouse import connection, enrichment, loads
+from testsupport import warehouse_rows as rows
+from testsupport import write_settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -139,9 +140,8 @@ def test_title_only_papers_merge_into_their_arxiv_ids(home, tmp_path):
 def test_resolving_a_title_moves_its_trend_counts_to_the_real_id(tmp_path):
     """The term index follows a title-only paper merged into its arXiv id: counted once, not twice."""
     import polars as pl
-
-    from transforms.hf_listings import LISTING_SCHEMA, QUARANTINE_SCHEMA
-    from warehouse import analytics, store
+    from papertrends.transforms.hf_listings import LISTING_SCHEMA, QUARANTINE_SCHEMA
+    from papertrends.warehouse import analytics
 
     def row(paper_id, source):
         values = {name: None for name in LISTING_SCHEMA}
@@ -152,13 +152,13 @@ def test_resolving_a_title_moves_its_trend_counts_to_the_real_id(tmp_path):
         )
         return values
 
-    con = store.open_writer(tmp_path / "w.duckdb")
+    con = connection.open_writer(tmp_path / "w.duckdb")
     try:
         frame = pl.DataFrame([row("title:abc", "hf_page"), row("2501.00001", "hf_daily")], schema=LISTING_SCHEMA)
-        store.load(con, frame, pl.DataFrame(schema=QUARANTINE_SCHEMA), 1)
+        loads.load(con, frame, pl.DataFrame(schema=QUARANTINE_SCHEMA), 1)
         before = analytics.trend(con, [analytics.parse_query("scaling")], by="month")
         assert before.select("matches", "total").rows() == [(2, 2)]
-        store.resolve_title(con, "title:abc", "Scaling tractable circuits", "2501.00001", "resolved", None)
+        enrichment.resolve_title(con, "title:abc", "Scaling tractable circuits", "2501.00001", "resolved", None)
         after = analytics.trend(con, [analytics.parse_query("scaling")], by="month")
         assert after.select("matches", "total").rows() == [(1, 1)]
         assert con.execute("select count(*) from papers").fetchone()[0] == 1

@@ -4,8 +4,7 @@ import datetime as dt
 import json
 
 import polars as pl
-
-from transforms.hf_listings import (
+from papertrends.transforms.hf_listings import (
     LISTING_SCHEMA,
     QUARANTINE_SCHEMA,
     daily_papers_extracted,

@@ -10,12 +10,17 @@ import time
 
 import polars as pl
 import pytest
-
-from flows.hf_sources import ingest_hf_lists
-from flows.hf_stub_server import DailyPapersServer, ScriptedResponse, html_instead_of_json, truncated_json
-from flows.ingest import ingest_hf_daily
-from flows.sample_listings import generate_daily_lists
-from testsupport import warehouse_rows as rows, write_settings
+from papertrends.devkit.hf_stub_server import (
+    DailyPapersServer,
+    ScriptedResponse,
+    html_instead_of_json,
+    truncated_json,
+)
+from papertrends.devkit.sample_listings import generate_daily_lists
+from papertrends.flows.hf import ingest_hf_lists
+from papertrends.flows.ingest import ingest_hf_daily
+from testsupport import warehouse_rows as rows
+from testsupport import write_settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -223,7 +228,7 @@ def test_hf_token_is_in_no_file_and_no_log_line(home, monkeypatch):
         with DailyPapersServer(one_day(3)) as server:
             server.script(DAY, 0, [ScriptedResponse(503, b"busy")])
             ingest_hf_lists([DAY], trending=True, base_url=server.base_url, home=str(home))
-            from flows.hf_sources import enrich_hf
+            from papertrends.flows.hf import enrich_hf
 
             enrich_hf([one_day(3)[DAY][0]["paper"]["id"]], base_url=server.base_url, home=str(home))
             assert all(r["headers"]["authorization"] == f"Bearer {secret}" for r in server.requests)
@@ -251,7 +256,7 @@ def test_the_daily_flow_goes_through_the_same_client_and_always_revalidates(home
 
 
 def test_the_ingest_command_serves_a_settled_day_from_the_archive(home, capsys):
-    from flows.cli import main
+    from papertrends.cli.main import main
 
     settings_file(home)
     with DailyPapersServer(one_day(3)) as server:

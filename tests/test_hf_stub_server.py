@@ -13,9 +13,8 @@ import time
 
 import httpx
 import pytest
-
-from flows.hf_stub_server import DailyPapersServer, ScriptedResponse
-from flows.sample_listings import generate_daily_lists
+from papertrends.devkit.hf_stub_server import DailyPapersServer, ScriptedResponse
+from papertrends.devkit.sample_listings import generate_daily_lists
 
 DATE = "2025-03-03"  # a Monday, so the generator honours the exact papers_per_day
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -145,7 +144,7 @@ def test_stop_closes_pooled_keep_alive_connections(lists):
 
 def test_module_entry_point_serves_generated_data():
     process = subprocess.Popen(
-        [sys.executable, "-m", "flows.hf_stub_server", "--since", "2025-01-06",
+        [sys.executable, "-m", "papertrends.devkit.hf_stub_server", "--since", "2025-01-06",
          "--until", "2025-01-10", "--seed", "7", "--port", "0"],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})

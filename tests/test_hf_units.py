@@ -9,15 +9,14 @@ import threading
 import httpx
 import polars as pl
 import pytest
-
-from flows import http
-from flows.hf_sources import list_request
-from flows.hf_stub_server import DailyPapersServer, ScriptedResponse, papers_page_html
-from flows.sample_listings import generate_daily_lists
-from transforms.hf_details import paper_detail_normalized, search_hits, title_resolved
-from transforms.hf_html import daily_papers_from_html
-from transforms.hf_listings import PageFormatError
-from transforms.hf_responses import is_past_weekday, list_body_problem
+from papertrends.devkit.hf_stub_server import DailyPapersServer, ScriptedResponse, papers_page_html
+from papertrends.devkit.sample_listings import generate_daily_lists
+from papertrends.sources import http
+from papertrends.sources.hf import list_request
+from papertrends.transforms.hf_details import paper_detail_normalized, search_hits, title_resolved
+from papertrends.transforms.hf_html import daily_papers_from_html
+from papertrends.transforms.hf_listings import PageFormatError
+from papertrends.transforms.hf_responses import is_past_weekday, list_body_problem
 
 DAY = "2025-03-03"
 
@@ -165,7 +164,7 @@ def test_stub_server_new_routes_over_http():
 
 def test_real_list_items_fill_the_detail_columns(samples):
     """Real 2026 items carry githubStars, organization and ai_summary: they reach the listing rows."""
-    from transforms.hf_listings import daily_papers_extracted, listings_normalized
+    from papertrends.transforms.hf_listings import daily_papers_extracted, listings_normalized
 
     body = (samples / "hf_daily" / "2026-04-23.json").read_bytes()
     extracted = daily_papers_extracted(body, origin="sample", raw_sha256="x")

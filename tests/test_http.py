@@ -5,10 +5,9 @@ import time
 
 import httpx
 import pytest
-
-from flows import http
-from flows.hf_stub_server import DailyPapersServer, ScriptedResponse
-from flows.settings import load_settings
+from papertrends.core.settings import load_settings
+from papertrends.devkit.hf_stub_server import DailyPapersServer, ScriptedResponse
+from papertrends.sources import http
 
 DAY = "2025-01-02"
 ITEMS = {DAY: []}

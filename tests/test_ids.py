@@ -1,8 +1,7 @@
 """Paper identity (transforms/ids.py)."""
 
 import pytest
-
-from transforms.ids import paper_id, synthetic_paper_id
+from papertrends.transforms.ids import paper_id, synthetic_paper_id
 
 
 @pytest.mark.parametrize(

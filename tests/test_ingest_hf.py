@@ -8,10 +8,9 @@ import json
 
 import polars as pl
 import pytest
-
-from flows.hf_stub_server import DailyPapersServer, ScriptedResponse
-from flows.ingest import ingest_hf_daily
-from flows.sample_listings import generate_daily_lists
+from papertrends.devkit.hf_stub_server import DailyPapersServer, ScriptedResponse
+from papertrends.devkit.sample_listings import generate_daily_lists
+from papertrends.flows.ingest import ingest_hf_daily
 from testsupport import warehouse_rows, write_settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

@@ -7,12 +7,11 @@ import json
 import duckdb
 import polars as pl
 import pytest
-
-from flows.cli import main
-from flows.sample_listings import generate_daily_lists, write_daily_files
-from transforms.hf_listings import LISTING_SCHEMA, QUARANTINE_SCHEMA
-from warehouse import checks, store
-from warehouse.checks import CheckContext, ChecksFailed
+from papertrends.cli.main import main
+from papertrends.devkit.sample_listings import generate_daily_lists, write_daily_files
+from papertrends.transforms.hf_listings import LISTING_SCHEMA, QUARANTINE_SCHEMA
+from papertrends.warehouse import checks, connection, loads
+from papertrends.warehouse.checks import CheckContext, ChecksFailed
 
 UTC = dt.timezone.utc
 JAN, FEB = dt.date(2025, 1, 10), dt.date(2025, 2, 10)
@@ -38,9 +37,9 @@ def listings(*rows):
 
 @pytest.fixture
 def con(tmp_path):
-    connection = store.open_writer(tmp_path / "warehouse.duckdb")
-    yield connection
-    connection.close()
+    writer = connection.open_writer(tmp_path / "warehouse.duckdb")
+    yield writer
+    writer.close()
 
 
 def snapshot(con):
@@ -59,7 +58,7 @@ def test_the_declared_checks_are_the_ones_asked_for_and_each_says_what_it_guards
 
 def test_a_good_load_passes_every_check_and_stores_the_results(con):
     batch = listings(("2501.00001", JAN, "Scaling laws", 3), ("2501.00002", JAN, "Other", 0))
-    store.load(con, batch, NO_QUARANTINE, 1, checks=CheckContext(since=JAN, until=JAN, items_in=2))
+    loads.load(con, batch, NO_QUARANTINE, 1, checks=CheckContext(since=JAN, until=JAN, items_in=2))
     results = stored_results(con, 1)
     assert set(results) == REQUIRED and all(r.passed and r.offending == 0 for r in results.values())
     assert con.execute("select count(*) from listings").fetchone() == (2,)
@@ -67,12 +66,12 @@ def test_a_good_load_passes_every_check_and_stores_the_results(con):
 
 def assert_fails_and_rolls_back(con, check_name, batch, context, quarantine=NO_QUARANTINE, corrupt=None):
     """Load `batch` after a good first load: `check_name` fails, nothing changes, the result is kept."""
-    store.load(con, listings(("2412.00009", JAN, "Already here", 1)), NO_QUARANTINE, 1, checks=CheckContext(items_in=1))
+    loads.load(con, listings(("2412.00009", JAN, "Already here", 1)), NO_QUARANTINE, 1, checks=CheckContext(items_in=1))
     if corrupt:
         corrupt(con)
     before = snapshot(con)
     with pytest.raises(ChecksFailed, match=check_name) as failure:
-        store.load(con, batch, quarantine, 2, checks=context)
+        loads.load(con, batch, quarantine, 2, checks=context)
     assert snapshot(con) == before
     results = stored_results(con, 2)
     failed = {name for name, r in results.items() if not r.passed}
@@ -149,7 +148,7 @@ def test_a_failing_check_fails_the_ingest_run_loudly_and_keeps_the_previous_stat
     home = tmp_path / "data"
     files = tmp_path / "files"
     write_daily_files(generate_daily_lists(dt.date(2025, 1, 1), dt.date(2025, 1, 3), seed=4), files)
-    con = store.open_writer(home / "warehouse.duckdb")
+    con = connection.open_writer(home / "warehouse.duckdb")
     con.execute("insert into listings (source, list_date, paper_id, position, upvotes, num_comments, fetched_at, origin, raw_sha256) values ('hf_daily', ?, '2501.09999', 0, 1, 0, now(), 'hand edit', 'sha')", [JAN])
     con.close()
 
@@ -159,7 +158,7 @@ def test_a_failing_check_fails_the_ingest_run_loudly_and_keeps_the_previous_stat
     # Prefect logs the failed task above it; the command's own verdict is its last line.
     assert err.splitlines()[-1].startswith("papertrends: error: data checks failed, load rolled back: listing_paper_exists")
 
-    con = store.open_reader(home / "warehouse.duckdb")
+    con = connection.open_reader(home / "warehouse.duckdb")
     try:
         assert con.execute("select count(*), count(*) filter (origin = 'hand edit') from listings").fetchone() == (1, 1)
         assert con.execute("select count(*) from papers").fetchone() == (0,)

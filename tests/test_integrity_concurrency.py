@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from flows.cli import main
-from flows.sample_listings import generate_daily_lists, write_daily_files
-from warehouse import store
+from papertrends.cli.main import main
+from papertrends.core import errors
+from papertrends.devkit.sample_listings import generate_daily_lists, write_daily_files
+from papertrends.warehouse import connection, reads
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,7 +33,7 @@ def daily_files(folder: Path, since: dt.date, until: dt.date, seed: int) -> int:
 
 def ingest_process(home: Path, folder: Path, env: dict) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", "--home", str(home), "ingest", "files", str(folder)],
+        [sys.executable, "-m", "papertrends.cli.main", "--home", str(home), "ingest", "files", str(folder)],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
@@ -54,13 +54,13 @@ def release_after(child: subprocess.Popen, seconds: float) -> threading.Thread:
 
 
 HOLD_WRITER_LOCK = (
-    "import sys; from pathlib import Path; from warehouse.locks import acquire_writer; "
+    "import sys; from pathlib import Path; from papertrends.warehouse.locks import acquire_writer; "
     "lock = acquire_writer(Path(sys.argv[1]), 0, 'ingest-files'); print('ready', flush=True); sys.stdin.read()"
 )
 # A writer in the middle of a load: rows inserted, transaction not yet committed.
 HALF_LOADED_WRITER = (
-    "import sys; from pathlib import Path; from warehouse import store; "
-    "con = store.open_writer(Path(sys.argv[1])); con.execute('begin transaction'); "
+    "import sys; from pathlib import Path; from papertrends.warehouse import connection; "
+    "con = connection.open_writer(Path(sys.argv[1])); con.execute('begin transaction'); "
     "con.execute(\"insert into quarantine select 'k' || i, 'o', 's', i, 'r', null, 1 from range(500) t(i)\"); "
     "print('ready', flush=True); sys.stdin.read(); con.execute('commit'); con.close()"
 )
@@ -74,14 +74,14 @@ def test_two_ingests_take_turns_while_readers_keep_reading_whole_loads_only(tmp_
     seen, reads_during = set(), 0
     while any(child.poll() is None for child in children):
         try:
-            con = store.open_reader(home / "warehouse.duckdb", wait_seconds=60)
-        except store.WarehouseError as error:
+            con = connection.open_reader(home / "warehouse.duckdb", wait_seconds=60)
+        except errors.WarehouseError as error:
             assert "no warehouse" in str(error) or "schema" in str(error)  # not created or not migrated yet
             time.sleep(0.02)
             continue
         try:
             seen.add(con.execute("select count(*) from listings").fetchone()[0])
-            store.status(con)
+            reads.status(con)
         finally:
             con.close()
         reads_during += any(child.poll() is None for child in children)
@@ -91,7 +91,7 @@ def test_two_ingests_take_turns_while_readers_keep_reading_whole_loads_only(tmp_
     assert reads_during > 0
     assert seen <= {0, first, second, first + second}, f"a reader saw a partial load: {sorted(seen)}"
 
-    con = store.open_reader(home / "warehouse.duckdb")
+    con = connection.open_reader(home / "warehouse.duckdb")
     try:
         assert con.execute("select count(*) from listings").fetchone() == (first + second,)
         runs = con.execute("select status, started_at, finished_at from runs order by started_at").fetchall()
@@ -129,7 +129,7 @@ def test_a_second_writer_that_waits_long_enough_goes_ahead(tmp_path, prefect_har
     release_after(holder, 1.0)
     assert main(["--home", str(home), "ingest", "files", str(tmp_path / "files")]) == 0
     assert holder.wait(timeout=30) == 0  # it held the lock until released, and we still got through
-    con = store.open_reader(home / "warehouse.duckdb")
+    con = connection.open_reader(home / "warehouse.duckdb")
     try:
         assert con.execute("select count(*) from listings").fetchone() == (items,)
     finally:
@@ -138,7 +138,7 @@ def test_a_second_writer_that_waits_long_enough_goes_ahead(tmp_path, prefect_har
 
 def test_a_reader_during_a_write_waits_and_sees_only_the_committed_state(tmp_path, capsys):
     path = tmp_path / "data" / "warehouse.duckdb"
-    store.open_writer(path).close()
+    connection.open_writer(path).close()
     writer = holding_process(HALF_LOADED_WRITER, str(path))
     try:
         # A reader unwilling to wait gets a clear one-line answer, not a traceback.
@@ -158,7 +158,7 @@ def test_a_reader_during_a_write_waits_and_sees_only_the_committed_state(tmp_pat
 
 def test_a_reader_that_gives_up_names_the_writer_holding_the_lock(tmp_path, capsys):
     home = tmp_path / "data"
-    store.open_writer(home / "warehouse.duckdb").close()
+    connection.open_writer(home / "warehouse.duckdb").close()
     holder = holding_process(HOLD_WRITER_LOCK, str(home))
     writer = holding_process(HALF_LOADED_WRITER, str(home / "warehouse.duckdb"))
     try:

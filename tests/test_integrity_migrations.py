@@ -1,15 +1,16 @@
 """Schema migrations on real files: an old-schema warehouse upgrades in place with its data."""
 
+import duckdb
 import pytest
-
-from warehouse import store
+from papertrends.core import errors
+from papertrends.warehouse import connection, ledger, migrations, reads
 
 
 def test_a_warehouse_of_schema_001_upgrades_in_place_keeping_its_data(tmp_path):
     path = tmp_path / "warehouse.duckdb"
     # Build what the first release made: only migration 001, then data written with its SQL.
-    con = store.duckdb.connect(str(path))
-    assert store.apply_migrations(con, up_to=1) == [1]
+    con = duckdb.connect(str(path))
+    assert migrations.apply_migrations(con, up_to=1) == [1]
     con.execute(
         "insert into papers values ('2501.00001', 'Scaling laws', 'About scaling.', ['A'], null, null, null, null, "
         "'scaling laws | about scaling', now())"
@@ -22,38 +23,38 @@ def test_a_warehouse_of_schema_001_upgrades_in_place_keeping_its_data(tmp_path):
     before = {t: con.execute(f"select {c} from {t} order by all").fetchall() for t, c in columns.items()}
     con.close()
 
-    with pytest.raises(store.WarehouseError, match="older papertrends; run an ingest to upgrade it"):
-        store.open_reader(path)
+    with pytest.raises(errors.WarehouseError, match="older papertrends; run an ingest to upgrade it"):
+        connection.open_reader(path)
 
-    con = store.open_writer(path)  # opening for writing applies every newer migration
+    con = connection.open_writer(path)  # opening for writing applies every newer migration
     try:
-        latest = max(v for v, _, _ in store.migrations())
-        assert store.schema_version(con) == latest
+        latest = max(v for v, _, _ in migrations.migrations())
+        assert migrations.schema_version(con) == latest
         applied = [v for (v,) in con.execute("select version from schema_migrations order by version").fetchall()]
-        assert applied == [v for v, _, _ in store.migrations()]
+        assert applied == [v for v, _, _ in migrations.migrations()]
         assert {t: con.execute(f"select {c} from {t} order by all").fetchall() for t, c in columns.items()} == before
         # The upgraded warehouse takes new runs and their reports next to the old ones.
-        run_id = store.start_run(con, "ingest-files", {})
-        store.record_run_report(con, run_id, [{"stage": "land", "items": 1, "seconds": 0.1}], ["a warning"])
+        run_id = ledger.start_run(con, "ingest-files", {})
+        ledger.record_run_report(con, run_id, [{"stage": "land", "items": 1, "seconds": 0.1}], ["a warning"])
         assert run_id == 2
     finally:
         con.close()
-    con = store.open_reader(path)
+    con = connection.open_reader(path)
     try:
-        assert store.status(con)["papers"] == 1
-        assert store.run_report(con)["warnings"] == ["a warning"]
+        assert reads.status(con)["papers"] == 1
+        assert ledger.run_report(con)["warnings"] == ["a warning"]
     finally:
         con.close()
 
 
 def test_a_migration_that_fails_leaves_the_schema_where_it_was(tmp_path, monkeypatch):
     path = tmp_path / "warehouse.duckdb"
-    con = store.duckdb.connect(str(path))
-    store.apply_migrations(con, up_to=1)
-    broken = [m for m in store.migrations() if m[0] == 1] + [(2, "broken", "create table run_checks (a int); select * from nowhere;")]
-    monkeypatch.setattr(store, "migrations", lambda: broken)
-    with pytest.raises(store.duckdb.Error):
-        store.apply_migrations(con)
-    assert store.schema_version(con) == 1
+    con = duckdb.connect(str(path))
+    migrations.apply_migrations(con, up_to=1)
+    broken = [m for m in migrations.migrations() if m[0] == 1] + [(2, "broken", "create table run_checks (a int); select * from nowhere;")]
+    monkeypatch.setattr(migrations, "migrations", lambda: broken)
+    with pytest.raises(duckdb.Error):
+        migrations.apply_migrations(con)
+    assert migrations.schema_version(con) == 1
     assert con.execute("select count(*) from information_schema.tables where table_name = 'run_checks'").fetchone() == (0,)
     con.close()

@@ -6,11 +6,11 @@ import socket
 
 import duckdb
 import pytest
-
-from flows.cli import main
-from flows.hf_stub_server import DailyPapersServer
-from flows.sample_listings import generate_daily_lists, write_daily_files
-from warehouse import checks, store
+from papertrends.cli.main import main
+from papertrends.devkit.hf_stub_server import DailyPapersServer
+from papertrends.devkit.sample_listings import generate_daily_lists, write_daily_files
+from papertrends.warehouse import checks, connection
+from papertrends.warehouse.ledger import RUN_LEDGER_TABLES
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -30,7 +30,7 @@ def contents(home):
 def ledger(home):
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
-        return {t: con.execute(f"select * from {t} order by all").fetchall() for t in store.RUN_LEDGER_TABLES}
+        return {t: con.execute(f"select * from {t} order by all").fetchall() for t in RUN_LEDGER_TABLES}
     finally:
         con.close()
 
@@ -80,7 +80,7 @@ def test_rebuild_recreates_lake_and_warehouse_from_raw_alone(tmp_path, capsys, m
     assert lake(home) == lake_before
     assert (home / "warehouse.before-rebuild.duckdb").exists()
     assert not (home / "lake.rebuild").exists() and not (home / "warehouse.rebuild.duckdb").exists()
-    con = store.open_reader(home / "warehouse.duckdb")
+    con = connection.open_reader(home / "warehouse.duckdb")
     try:
         (run_id, flow, status, items_in, loaded, quarantined), = con.execute(
             "select run_id, flow, status, items_in, items_loaded, items_quarantined from runs where run_id = 3"

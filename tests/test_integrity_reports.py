@@ -4,11 +4,10 @@ import datetime as dt
 import json
 
 import pytest
-
-from flows.cli import main
-from flows.ingest import ingest_files
-from flows.sample_listings import generate_daily_lists, write_daily_files
-from warehouse import store
+from papertrends.cli.main import main
+from papertrends.devkit.sample_listings import generate_daily_lists, write_daily_files
+from papertrends.flows.ingest import ingest_files
+from papertrends.warehouse import connection, ledger
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -35,10 +34,10 @@ def test_a_run_stores_its_stages_checks_and_warnings_and_publishes_them(tmp_path
     assert report.warnings and "the page says 'Mar 4'" in report.warnings[0]
     report = ingest_files([str(tmp_path / "files")], home=str(home))
 
-    con = store.open_reader(home / "warehouse.duckdb")
+    con = connection.open_reader(home / "warehouse.duckdb")
     try:
-        first = store.run_report(con, 1)
-        last = store.run_report(con)
+        first = ledger.run_report(con, 1)
+        last = ledger.run_report(con)
     finally:
         con.close()
     assert len(first["warnings"]) == 1 and "the page says 'Mar 4'" in first["warnings"][0]

@@ -3,9 +3,8 @@
 import datetime as dt
 
 import polars as pl
-
-from transforms.hf_listings import LISTING_SCHEMA
-from transforms.papers import papers_from_listings, papers_merged, rows_new_or_changed
+from papertrends.transforms.hf_listings import LISTING_SCHEMA
+from papertrends.transforms.papers import papers_from_listings, papers_merged, rows_new_or_changed
 
 UTC = dt.timezone.utc
 

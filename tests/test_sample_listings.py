@@ -8,9 +8,13 @@ import json
 import re
 
 import pytest
-
-from flows import sample_listings
-from flows.sample_listings import DailyLists, generate_daily_lists, planted_truth, write_daily_files
+from papertrends.devkit import sample_listings
+from papertrends.devkit.sample_listings import (
+    DailyLists,
+    generate_daily_lists,
+    planted_truth,
+    write_daily_files,
+)
 
 START, END = dt.date(2025, 1, 1), dt.date(2025, 6, 30)
 PAPER_KEYS = {"id", "authors", "publishedAt", "submittedOnDailyAt", "title", "summary", "upvotes",

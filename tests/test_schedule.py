@@ -16,11 +16,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from flows.cli import main
-from flows.hf_stub_server import DailyPapersServer
-from flows.schedule import build_deployments, ingest_hf_recent, not_scheduled, recent_dates
-from flows.settings import Settings, load_settings
+from papertrends.cli.main import main
+from papertrends.core.settings import Settings, load_settings
+from papertrends.devkit.hf_stub_server import DailyPapersServer
+from papertrends.flows.schedule import build_deployments, ingest_hf_recent, not_scheduled, recent_dates
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,7 +39,7 @@ def test_default_deployments_run_the_daily_ingest_at_seven_utc_over_two_days(hom
     assert daily.flow_name == "ingest-hf-recent"
     assert cron_of(daily) == ("0 7 * * *", "UTC", True)
     assert daily.parameters == {"days": 2, "timezone": "UTC", "home": str(home.resolve())}
-    assert daily.entrypoint == "flows.schedule.ingest_hf_recent"
+    assert daily.entrypoint == "papertrends.flows.schedule.ingest_hf_recent"
     # the optional ones appear only when their flows exist (export is also off by default)
     assert "export-nightly" not in deployments
 
@@ -75,8 +74,8 @@ def test_optional_arxiv_and_export_flows_are_scheduled_when_present(home, monkey
     def export_nightly(output: str = "exports"):
         return output
 
-    monkeypatch.setitem(sys.modules, "flows.arxiv", types.SimpleNamespace(harvest_arxiv=harvest_arxiv))
-    monkeypatch.setitem(sys.modules, "flows.export_flow", types.SimpleNamespace(export_nightly=export_nightly))
+    monkeypatch.setitem(sys.modules, "papertrends.flows.arxiv", types.SimpleNamespace(harvest_arxiv=harvest_arxiv))
+    monkeypatch.setitem(sys.modules, "papertrends.flows.export", types.SimpleNamespace(export_nightly=export_nightly))
     deployments = by_name(build_deployments(load_settings(home)))
     assert set(deployments) == {"hf-daily", "arxiv-weekly"}  # export is opt-in
     assert cron_of(deployments["arxiv-weekly"]) == ("0 6 * * 1", "UTC", True)
@@ -95,15 +94,15 @@ def test_optional_flows_that_cannot_run_on_a_schedule_are_named_with_the_reason(
     def harvest_arxiv(query: str, home: str | None = None):
         return query
 
-    monkeypatch.setitem(sys.modules, "flows.arxiv", types.SimpleNamespace(harvest_arxiv=harvest_arxiv))
-    monkeypatch.setitem(sys.modules, "flows.export_flow", types.SimpleNamespace())
+    monkeypatch.setitem(sys.modules, "papertrends.flows.arxiv", types.SimpleNamespace(harvest_arxiv=harvest_arxiv))
+    monkeypatch.setitem(sys.modules, "papertrends.flows.export", types.SimpleNamespace())
     settings = load_settings(home, export_nightly_cron="15 2 * * *")
     assert set(by_name(build_deployments(settings))) == {"hf-daily"}
     assert main(["--home", str(home), "serve", "--list"]) == 0
     err = capsys.readouterr().err
     assert "arxiv-weekly is not scheduled: flow harvest-arxiv needs parameters a schedule cannot give: query" in err
-    assert "export-nightly is not scheduled: no flow found in flows.export_flow" not in err  # cron off by default
-    assert not_scheduled(settings)["export-nightly"] == "no flow found in flows.export_flow"
+    assert "export-nightly is not scheduled: no flow found in papertrends.flows.export" not in err  # cron off by default
+    assert not_scheduled(settings)["export-nightly"] == "no flow found in papertrends.flows.export"
 
 
 def test_recent_dates_are_today_and_yesterday_in_the_schedule_time_zone():
@@ -145,7 +144,7 @@ def test_serve_registers_the_scheduled_deployment_with_the_prefect_api(home):
 
     (home / "papertrends.toml").write_text('schedule_timezone = "Europe/Paris"\nhf_daily_cron = "5 7 * * *"\n')
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
-    process = subprocess.Popen([sys.executable, "-m", "flows.cli", "--home", str(home), "serve"], cwd=REPO, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "papertrends.cli.main", "--home", str(home), "serve"], cwd=REPO, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deployment = None
     try:
@@ -185,4 +184,4 @@ def test_prefect_yaml_declares_the_same_flows_and_schedules():
     assert daily["parameters"]["days"] == defaults.hf_daily_days
     assert daily["work_pool"]["name"]
     backfill = declared["backfill-hf"]
-    assert backfill["entrypoint"].endswith(":backfill_hf") and "schedules" not in backfill
+    assert backfill["entrypoint"].endswith(".backfill_hf") and "schedules" not in backfill

@@ -9,9 +9,8 @@ import json
 import re
 
 import pytest
-
-from flows.ingest import ingest_files
-from transforms.hf_listings import papers_page_extracted
+from papertrends.flows.ingest import ingest_files
+from papertrends.transforms.hf_listings import papers_page_extracted
 from testsupport import warehouse_rows as query
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -91,12 +90,12 @@ def test_scaling_trend_equals_a_plain_python_count(loaded, samples):
         month = day.strftime("%Y-%m")
         totals[month] += 1
         expected[month] += "scaling" in plain_words(text[paper_id])
-    from transforms.terms import parse_term
-    from warehouse import store
+    from papertrends.transforms.terms import parse_term
+    from papertrends.warehouse import connection, reads
 
-    con = store.open_reader(home / "warehouse.duckdb")
+    con = connection.open_reader(home / "warehouse.duckdb")
     try:
-        rows = store.trend(con, [parse_term("scaling")], by="month").rows()
+        rows = reads.trend(con, [parse_term("scaling")], by="month").rows()
     finally:
         con.close()
     assert [(period, matches, total) for period, _, matches, total, _ in rows] == [
@@ -128,12 +127,12 @@ def test_the_text_page_ingests_under_synthetic_ids(samples, home):
     assert not report.warnings
     rows = query(home, "select count(*), count(*) filter (where paper_id like 'title:%') from papers")
     assert rows == [(84, 84)]
-    from transforms.terms import parse_term
-    from warehouse import store
+    from papertrends.transforms.terms import parse_term
+    from papertrends.warehouse import connection, reads
 
-    con = store.open_reader(home / "warehouse.duckdb")
+    con = connection.open_reader(home / "warehouse.duckdb")
     try:
-        trend = store.trend(con, [parse_term("tractable"), parse_term("scaling")], by="day").rows()
+        trend = reads.trend(con, [parse_term("tractable"), parse_term("scaling")], by="day").rows()
     finally:
         con.close()
     assert trend == [("2024-05-08", "tractable", 17, 84, 17 / 84), ("2024-05-08", "scaling", 18, 84, 18 / 84)]

@@ -1,8 +1,7 @@
 """Term semantics: words, whole-word matches, prefixes, phrases (transforms/terms.py)."""
 
 import pytest
-
-from transforms.terms import TermError, parse_term, search_text, words
+from papertrends.transforms.terms import TermError, parse_term, search_text, words
 
 
 def test_words_are_runs_of_letters_and_digits_case_folded():

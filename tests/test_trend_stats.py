@@ -7,8 +7,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 import pytest
-
-from transforms import trend_stats
+from papertrends.transforms import trend_stats
 
 
 def series(term, matches, totals, first=dt.date(2024, 1, 1)):
@@ -77,7 +76,7 @@ def test_paper_terms_keep_phrases_inside_one_field():
 
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".html"])
 def test_a_chart_is_written_in_each_format(tmp_path, suffix):
-    from flows.charts import write_chart
+    from papertrends.cli.charts import write_chart
 
     frame = pl.concat([series("scaling", [5 + 3 * i for i in range(12)], [100 + i for i in range(12)]),
                        series("tractable", [10] * 12, [100 + i for i in range(12)])])
@@ -95,7 +94,7 @@ def test_a_chart_is_written_in_each_format(tmp_path, suffix):
 
 
 def test_a_chart_refuses_an_unknown_format(tmp_path):
-    from flows.charts import write_chart
+    from papertrends.cli.charts import write_chart
 
     with pytest.raises(ValueError, match="must end in"):
         write_chart(series("t", [1], [2]), tmp_path / "x.pdf", "month")

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from transforms.hf_listings import LISTING_SCHEMA, QUARANTINE_SCHEMA, collapse_whitespace_expr
-from transforms.ids import paper_id_expr
-from transforms.papers import PAPER_COLUMNS, VERSIONS_DTYPE, papers_typed
-from transforms.terms import search_text_expr
+from .hf_listings import LISTING_SCHEMA, QUARANTINE_SCHEMA, collapse_whitespace_expr
+from .ids import paper_id_expr
+from .papers import PAPER_COLUMNS, VERSIONS_DTYPE, papers_typed
+from .terms import search_text_expr
 
 SOURCE_ARXIV = "arxiv"
 

@@ -11,10 +11,10 @@ import json
 
 import polars as pl
 
-from transforms.hf_listings import daily_papers_extracted, listings_normalized
-from transforms.hf_responses import json_error_problem
-from transforms.ids import paper_id, synthetic_paper_id
-from transforms.papers import PAPER_COLUMNS, papers_from_listings
+from .hf_listings import daily_papers_extracted, listings_normalized
+from .hf_responses import json_error_problem
+from .ids import paper_id, synthetic_paper_id
+from .papers import PAPER_COLUMNS, papers_from_listings
 
 SOURCE_HF_PAPER = "hf_paper"  # upvote sightings from detail answers
 

@@ -13,7 +13,7 @@ import json
 
 from selectolax.lexbor import LexborHTMLParser
 
-from transforms.hf_listings import PageFormatError
+from .hf_listings import PageFormatError
 
 PROPS_TARGET = "DailyPapers"
 

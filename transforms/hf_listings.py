@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from transforms.ids import paper_id_expr, synthetic_paper_id
+from .ids import paper_id_expr, synthetic_paper_id
 
 # Normalized listing rows: one per item seen on a list (the lake and the warehouse load these).
 LISTING_SCHEMA: dict[str, pl.DataType] = {

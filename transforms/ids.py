@@ -11,7 +11,7 @@ import hashlib
 
 import polars as pl
 
-from transforms.terms import words
+from .terms import words
 
 # Optional "arXiv:" or abs/pdf URL in front, optional version and ".pdf" behind.
 ARXIV_ID_PATTERN = (

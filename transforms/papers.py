@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.terms import search_text_expr
+from .terms import search_text_expr
 
 PAPER_COLUMNS = (
     "paper_id", "title", "abstract", "authors", "published_at",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from transforms.terms import words_expr
+from .terms import words_expr
 
 ALPHA = 0.05
 MIN_PERIODS = 4            # fewer periods with papers: too little data for a verdict

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from transforms.terms import Term, TermError, parse_term
-from warehouse import term_index
+from ..transforms.terms import Term, TermError, parse_term
+from . import term_index
 
 PERIODS = ("day", "week", "month", "quarter", "year")
 SOURCES = ("hf", "arxiv")

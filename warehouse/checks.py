@@ -14,7 +14,7 @@ from importlib import resources
 
 import duckdb
 
-from warehouse.store import WarehouseError
+from ..core.errors import WarehouseError
 
 CHECKS_FILE = "checks.sql"
 _BLOCK_START = re.compile(r"^-- check: *(\w+) *$", re.MULTILINE)
@@ -81,7 +81,7 @@ def parse_checks(text: str) -> list[Check]:
 
 def declared_checks() -> list[Check]:
     """Every check shipped in warehouse/sql/checks.sql."""
-    return parse_checks(resources.files("warehouse").joinpath("sql", CHECKS_FILE).read_text("utf-8"))
+    return parse_checks(resources.files(__package__).joinpath("sql", CHECKS_FILE).read_text("utf-8"))
 
 
 def run_check(con: duckdb.DuckDBPyConnection, check: Check, context: CheckContext) -> CheckResult:

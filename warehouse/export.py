@@ -27,8 +27,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from transforms.terms import parse_term
-from warehouse import store
+from ..core import errors
+from ..transforms.terms import parse_term
+from . import connection, migrations, reads
 
 FORMATS = ("parquet", "csv", "jsonl", "hf")
 TABLES = ("papers", "listings", "trends", "quarantine", "runs")
@@ -70,7 +71,7 @@ LICENCE_NOTE = (
 )
 
 
-class ExportError(store.WarehouseError):
+class ExportError(errors.WarehouseError):
     """An export that cannot run as asked, stated in one line."""
 
 
@@ -190,14 +191,14 @@ def _table_query(con: duckdb.DuckDBPyConnection, request: ExportRequest) -> _Que
             raise ExportError("--table trends needs at least one --term")
         if request.source or request.category:
             raise ExportError("--table trends takes --term, --since, --until and --by; not --source or --category")
-        if request.by not in store.PERIODS:
-            raise ExportError(f"--by must be one of {', '.join(store.PERIODS)}, not {request.by!r}")
+        if request.by not in reads.PERIODS:
+            raise ExportError(f"--by must be one of {', '.join(reads.PERIODS)}, not {request.by!r}")
         terms = [parse_term(t) for t in request.terms]
         parameters = {
             "terms": [{"term_order": i, "term": t.text, "needle": t.needle} for i, t in enumerate(terms)],
             "by": request.by, "since": request.since, "until": request.until,
         }
-        return _Query(f"select * from (\n{store._sql('trend.sql')}\n)", parameters, TABLE_ORDER[table])
+        return _Query(f"select * from (\n{connection.sql_text('trend.sql')}\n)", parameters, TABLE_ORDER[table])
     selected, parameters = _selected_papers(con, request)
     if table == "papers":
         sql = (
@@ -531,7 +532,7 @@ def warehouse_state(con: duckdb.DuckDBPyConnection) -> dict:
     listings, = con.execute("select count(*) from listings").fetchone()
     sources = [s for s, in con.execute("select distinct source from listings order by source").fetchall()]
     return {
-        "schema_version": store.schema_version(con),
+        "schema_version": migrations.schema_version(con),
         "last_run_id": last_run_id,
         "last_run_finished_at": last_finished.isoformat() if last_finished else None,
         "papers": papers,
@@ -636,7 +637,7 @@ def export_dataset(
     target = Path(request.out).resolve()
     protected = [Path(p) for p in (protected or [warehouse_path])]
     _check_target(target, protected, request.force)
-    con = store.open_reader(Path(warehouse_path))
+    con = connection.open_reader(Path(warehouse_path))
     staging = None
     try:
         sql, parameters, schema, json_columns = export_query(con, request)

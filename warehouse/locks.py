@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from warehouse.store import WarehouseError
+from ..core.errors import WarehouseError
 
 LOCK_FILE = "writer.lock"
 _POLL_SECONDS = 0.1

@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from transforms.terms import words_expr
+from ..transforms.terms import words_expr
 
 ALL_PAPERS_WORD_ID = 0
 HF_SOURCE_PATTERN = "hf_%"

@@ -1,6 +1,6 @@
 """A local HTTP server that speaks the Hugging Face Daily Papers API, for the demo and tests.
 
-    python -m flows.hf_stub_server --since 2025-01-01 --until 2025-03-31 --seed 7 --port 8765
+    python -m papertrends.devkit.hf_stub_server --since 2025-01-01 --until 2025-03-31 --seed 7 --port 8765
 
 serves ``GET /api/daily_papers?date=YYYY-MM-DD&p=N&limit=M`` from generated listings until
 Ctrl-C. In tests, use ``DailyPapersServer`` directly; ``script()`` injects failures (429, 5xx,
@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from flows.sample_listings import generate_daily_lists
+from .sample_listings import generate_daily_lists
 
 __all__ = ["DailyPapersServer", "ScriptedResponse", "html_instead_of_json", "papers_page_html", "truncated_json", "main"]
 

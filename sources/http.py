@@ -11,8 +11,8 @@ from importlib import metadata
 
 import httpx
 
-from flows.raw_archive import utc_now
-from flows.settings import Settings
+from ..core.settings import Settings
+from .raw_archive import utc_now
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Response headers worth keeping in a raw sidecar (never request headers: they may hold a token).

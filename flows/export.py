@@ -12,8 +12,8 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.settings import load_settings
-from warehouse.export import DEFAULT_ROWS_PER_FILE, ExportRequest, export_dataset
+from ..core.settings import load_settings
+from ..warehouse.export import DEFAULT_ROWS_PER_FILE, ExportRequest, export_dataset
 
 
 @task(name="write-export", cache_policy=NO_CACHE)

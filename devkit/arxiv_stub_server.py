@@ -1,6 +1,6 @@
 """A local HTTP server that speaks arXiv's API and OAI-PMH, for tests and benchmarks.
 
-    python -m flows.arxiv_stub_server --papers 500 --port 8766
+    python -m papertrends.devkit.arxiv_stub_server --papers 500 --port 8766
 
 serves generated papers as
 - ``GET /api/query?search_query=...&start=N&max_results=M`` (Atom, the 2026 dialect; a

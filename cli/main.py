@@ -12,8 +12,9 @@ import json
 import os
 import sys
 
-from flows.output import FORMATS, write_frame
-from flows.settings import HOME_ENV, load_settings
+from ..core.settings import HOME_ENV, load_settings
+from ..warehouse import connection
+from .output import FORMATS, write_frame
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -206,7 +207,7 @@ def _finish_ingest(report) -> int:
 
 
 def cmd_ingest_hf(args) -> int:
-    from flows.ingest import date_range
+    from ..core.dates import date_range
 
     if args.date and args.until:
         raise UserError("--until goes with --since, not --date")
@@ -215,7 +216,8 @@ def cmd_ingest_hf(args) -> int:
     dates = [args.date.isoformat()] if args.date else date_range(args.since, args.until or dt.date.today()) if args.since else []
     # issue 3: the command goes through ingest_hf_lists (archive as cache unless --refresh); the
     # ingest_hf_daily flow stays for the demo, schedules and backfills (it always revalidates).
-    from flows.hf_sources import ingest_hf_lists, list_request
+    from ..flows.hf import ingest_hf_lists
+    from ..sources.hf import list_request
 
     for kind, labels in (("week", args.week), ("month", args.month)):
         for label in labels:
@@ -228,14 +230,14 @@ def cmd_ingest_hf(args) -> int:
 
 def cmd_enrich(args) -> int:
     """Fill paper details (--ids, --missing) and resolve title-only papers (--resolve-titles)."""
-    from transforms.ids import paper_id
+    from ..transforms.ids import paper_id
 
     if not (args.ids or args.missing or args.resolve_titles):
         raise UserError("say what to enrich: --ids ID..., --missing or --resolve-titles")
     bad = [i for i in args.ids if paper_id(i) is None]
     if bad:
         raise UserError(f"not arXiv ids: {', '.join(bad)}")
-    from flows.hf_sources import enrich_hf
+    from ..flows.hf import enrich_hf
 
     result = enrich_hf(list(args.ids), missing=args.missing, resolve=args.resolve_titles, refresh=args.refresh,
                        limit=args.limit, base_url=args.base_url, home=str(_settings(args).home))
@@ -254,7 +256,7 @@ def cmd_enrich(args) -> int:
 
 
 def cmd_ingest_files(args) -> int:
-    from flows.ingest import ingest_files
+    from ..flows.ingest import ingest_files
 
     missing = [p for p in args.paths if not os.path.exists(p)]
     if missing:
@@ -272,7 +274,7 @@ def cmd_ingest_arxiv(args) -> int:
         raise UserError("--max-results must be at least 1")
     if args.since and args.until and args.until < args.since:
         raise UserError(f"--until {args.until} is before --since {args.since}")
-    from flows.arxiv import harvest_arxiv_oai, ingest_arxiv_query
+    from ..flows.arxiv import harvest_arxiv_oai, ingest_arxiv_query
 
     home = str(_settings(args).home)
     if args.oai:
@@ -291,12 +293,12 @@ def _filters(args) -> dict:
 def cmd_trend(args) -> int:
     """Share of papers matching each term per period, from the term index; optional smoothing,
     verdict and chart. Columns: period, term, matches, total, share[, share_smoothed]."""
-    from transforms import trend_stats
-    from warehouse import analytics, store
+    from ..transforms import trend_stats
+    from ..warehouse import analytics
 
     queries = [analytics.parse_query(t) for t in args.terms]
     settings = _settings(args)
-    con = store.open_reader(settings.warehouse_path, settings.reader_wait)
+    con = connection.open_reader(settings.warehouse_path, settings.reader_wait)
     try:
         frame = analytics.trend(con, queries, by=args.by, since=args.since, until=args.until, **_filters(args))
     finally:
@@ -306,7 +308,7 @@ def cmd_trend(args) -> int:
     if args.chart:
         from pathlib import Path
 
-        from flows.charts import write_chart
+        from .charts import write_chart
 
         subtitle = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in _filters(args).items() if v is not None)
         print(f"chart: {write_chart(frame, Path(args.chart), args.by, subtitle)}", file=sys.stderr)
@@ -329,14 +331,14 @@ def cmd_trend(args) -> int:
 
 def cmd_papers(args) -> int:
     """The papers matching --term, first listed in --period: title, id, list date, upvotes, link."""
-    from warehouse import analytics, store
+    from ..warehouse import analytics
 
     query = analytics.parse_query(args.term)
     since = until = None
     if args.period:
         _, since, until = analytics.period_range(args.period)
     settings = _settings(args)
-    con = store.open_reader(settings.warehouse_path, settings.reader_wait)
+    con = connection.open_reader(settings.warehouse_path, settings.reader_wait)
     try:
         frame = analytics.papers(con, query, since=since, until=until, limit=args.limit, **_filters(args))
     finally:
@@ -348,13 +350,13 @@ def cmd_papers(args) -> int:
 def cmd_rising(args) -> int:
     """Words and two-word phrases whose share grew most: the last --window periods against the
     --window periods before them, stop words removed, at least --min-support recent papers."""
-    from transforms import trend_stats
-    from warehouse import analytics, store
+    from ..transforms import trend_stats
+    from ..warehouse import analytics
 
     if args.window < 1:
         raise UserError("--window must be at least 1")
     settings = _settings(args)
-    con = store.open_reader(settings.warehouse_path, settings.reader_wait)
+    con = connection.open_reader(settings.warehouse_path, settings.reader_wait)
     try:
         texts, before_first, recent_first, last = analytics.window_texts(
             con, args.by, args.window, until=args.until, **_filters(args)
@@ -370,10 +372,10 @@ def cmd_rising(args) -> int:
 
 def cmd_search(args) -> int:
     """Papers ranked by BM25 (DuckDB fts) over title and abstract, with the trend filters."""
-    from warehouse import analytics, store
+    from ..warehouse import analytics
 
     settings = _settings(args)
-    con = store.open_reader(settings.warehouse_path, settings.reader_wait)
+    con = connection.open_reader(settings.warehouse_path, settings.reader_wait)
     try:
         frame = analytics.search(con, args.text, since=args.since, until=args.until, limit=args.limit, **_filters(args))
     finally:
@@ -383,13 +385,13 @@ def cmd_search(args) -> int:
 
 
 def cmd_sql(args) -> int:
-    from warehouse import store
+    from ..warehouse import connection, reads
 
     query = sys.stdin.read() if args.query == "-" else args.query
     settings = _settings(args)
-    con = store.open_reader(settings.warehouse_path, settings.reader_wait)
+    con = connection.open_reader(settings.warehouse_path, settings.reader_wait)
     try:
-        frame = store.read_only_query(con, query)
+        frame = reads.read_only_query(con, query)
     finally:
         con.close()
     write_frame(frame, args.format)
@@ -399,12 +401,12 @@ def cmd_sql(args) -> int:
 def cmd_status(args) -> int:
     import polars as pl
 
-    from warehouse import store
+    from ..warehouse import connection, reads
 
     settings = _settings(args)
-    con = store.open_reader(settings.warehouse_path, settings.reader_wait)
+    con = connection.open_reader(settings.warehouse_path, settings.reader_wait)
     try:
-        state = store.status(con)
+        state = reads.status(con)
     finally:
         con.close()
     if args.format == "json":
@@ -428,7 +430,7 @@ def cmd_status(args) -> int:
 
 def cmd_rebuild(args) -> int:
     """Re-create the lake and the warehouse from the raw archive alone (no network)."""
-    from flows.rebuild import rebuild_from_raw
+    from ..flows.rebuild import rebuild_from_raw
 
     report = rebuild_from_raw(home=str(_settings(args).home))
     print(report.summary())
@@ -439,7 +441,7 @@ def cmd_export(args) -> int:
     """Export a dataset from the warehouse (read-only): files, manifest.json, and a card for --format hf."""
     from pathlib import Path
 
-    from warehouse.export import ExportRequest, export_dataset
+    from ..warehouse.export import ExportRequest, export_dataset
 
     settings = _settings(args)
     query = sys.stdin.read() if args.query == "-" else args.query
@@ -457,7 +459,7 @@ def cmd_export(args) -> int:
 def cmd_demo(args) -> int:
     # The demo makes hundreds of task runs; their INFO lines would bury the result.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    from flows.demo import run_demo
+    from .demo import run_demo
 
     return run_demo(_settings(args), since=args.since, until=args.until, seed=args.seed)
 
@@ -473,7 +475,7 @@ def cmd_backfill(args) -> int:
     # Keep the terminal for the progress bar and the per-date lines (failed dates included, with
     # their reason); the Prefect API and UI still get every log line and traceback.
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-    from flows.backfill import run_with_progress
+    from ..flows.backfill import run_with_progress
 
     report = run_with_progress(
         workers=args.workers,
@@ -490,7 +492,7 @@ def cmd_backfill(args) -> int:
 
 def cmd_serve(args) -> int:
     """Serve the scheduled deployments until interrupted (or list them with --list)."""
-    from flows.schedule import describe, not_scheduled, serve_deployments
+    from ..flows.schedule import describe, not_scheduled, serve_deployments
 
     settings = _settings(args)
     if args.list:
@@ -509,8 +511,8 @@ def main(argv: list[str] | None = None) -> int:
     # too little on a busy 2-core machine; and its telemetry only errors on an offline machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    from transforms.terms import TermError
-    from warehouse.store import WarehouseError
+    from ..core.errors import WarehouseError
+    from ..transforms.terms import TermError
 
     known = (UserError, TermError, WarehouseError, ValueError, OSError)
     try:

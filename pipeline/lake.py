@@ -17,8 +17,15 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.raw_archive import RawRecord, write_atomically
-from transforms.hf_listings import (
+from ..sources.kinds import (
+    KIND_HF_DAILY_API,
+    KIND_HF_DAILY_FILE,
+    KIND_HF_HTML,
+    KIND_HF_PAPERS_TEXT,
+    KIND_UNREADABLE,
+)
+from ..sources.raw_archive import RawRecord, write_atomically
+from ..transforms.hf_listings import (
     LISTING_SCHEMA,
     QUARANTINE_SCHEMA,
     SOURCE_HF_DAILY,
@@ -34,11 +41,6 @@ from transforms.hf_listings import (
 # Bump when normalization output changes, so lake files of older code are not reused.
 NORMALIZER_VERSION = 2  # 2: list_period, rank and detail fields (issue 3)
 
-KIND_HF_DAILY_API = "hf_daily_api"      # a response of /api/daily_papers
-KIND_HF_DAILY_FILE = "hf_daily_file"    # a saved daily-papers JSON file
-KIND_HF_PAPERS_TEXT = "hf_papers_text"  # a papers page saved as plain text
-KIND_UNREADABLE = "unreadable"          # a path given to `ingest files` that could not be read
-KIND_HF_HTML = "hf_html_page"           # a papers page as HTML (fetched, or saved from a browser)
 
 
 @dataclass
@@ -72,7 +74,7 @@ def normalized_record(record: RawRecord) -> NormalizedInput:
     except ValueError:
         list_date, date_problem = None, f"list date {meta['list_date']!r} is not a date (YYYY-MM-DD)"
     warnings: list[str] = []
-    # Landings of flows/hf_sources.py name their source (hf_weekly, hf_trending, ...) in the sidecar.
+    # Landings of sources/hf.py name their source (hf_weekly, hf_trending, ...) in the sidecar.
     source = meta.get("source") or (SOURCE_HF_PAGE if kind == KIND_HF_PAPERS_TEXT else SOURCE_HF_DAILY)
     if meta.get("problem"):
         # Classified when fetched (HTML for JSON, truncated JSON, error object, empty weekday): never data.
@@ -86,7 +88,7 @@ def normalized_record(record: RawRecord) -> NormalizedInput:
         offset = meta.get("page", 0) * meta.get("limit", 0)
         extracted = daily_papers_extracted(record.read(), origin=origin, raw_sha256=record.sha256, position_offset=offset)
     elif kind == KIND_HF_HTML:
-        from transforms.hf_html import daily_papers_json_from_html
+        from ..transforms.hf_html import daily_papers_json_from_html
 
         try:
             items = daily_papers_json_from_html(record.read().decode("utf-8", errors="replace"))
@@ -157,3 +159,28 @@ def write_lake(lake_dir: Path, record: RawRecord, normalized: NormalizedInput) -
     if normalized.quarantine.height:
         written.append(write_parquet_once(normalized.quarantine, lake_dir / "quarantine" / f"{key}.parquet"))
     return written
+
+
+def landings_normalized(lake_dir: Path, landed: list[str]) -> dict:
+    """Normalize landings (raw body paths) into lake Parquet; returns the files and the counts."""
+    files, items_in, loaded, quarantined, warnings = [], 0, 0, 0, []
+    for body_path in landed:
+        record = RawRecord.at(Path(body_path))
+        normalized = normalized_record(record)
+        files += [str(p) for p in write_lake(lake_dir, record, normalized)]
+        items_in += normalized.items_in
+        loaded += normalized.listings.height
+        quarantined += normalized.quarantine.height
+        warnings += normalized.warnings
+    return {"files": files, "items_in": items_in, "loaded": loaded, "quarantined": quarantined, "warnings": warnings}
+
+
+def read_lake_files(files: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Listing rows and quarantine rows held in the given lake files."""
+    listing_files = [f for f in files if "/listings/" in Path(f).as_posix()]
+    quarantine_files = [f for f in files if "/quarantine/" in Path(f).as_posix()]
+    listings = pl.concat([pl.read_parquet(f) for f in listing_files]) if listing_files else pl.DataFrame(schema=LISTING_SCHEMA)
+    quarantine = (
+        pl.concat([pl.read_parquet(f) for f in quarantine_files]) if quarantine_files else pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    )
+    return listings, quarantine

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flows.settings import Settings
+from ..core.settings import Settings
 
 DEMO_TERMS = ("tractable", "scaling")
 
 
 def run_demo(settings: Settings, since: dt.date, until: dt.date, seed: int = 7) -> int:
     """Generate, serve, ingest and print the monthly trend for 'tractable' and 'scaling'."""
-    from flows.hf_stub_server import DailyPapersServer
-    from flows.ingest import date_range, ingest_hf_daily
-    from flows.output import write_frame
-    from flows.sample_listings import generate_daily_lists
-    from transforms.terms import parse_term
-    from warehouse import store
+    from ..core.dates import date_range
+    from ..devkit.hf_stub_server import DailyPapersServer
+    from ..devkit.sample_listings import generate_daily_lists
+    from ..flows.ingest import ingest_hf_daily
+    from ..transforms.terms import parse_term
+    from ..warehouse import connection, reads
+    from .output import write_frame
 
     dates = date_range(since, until)
     lists = generate_daily_lists(since, until, seed=seed)
@@ -31,9 +32,9 @@ def run_demo(settings: Settings, since: dt.date, until: dt.date, seed: int = 7) 
         print(f"demo: serving them at {server.base_url}/api/daily_papers; ingesting into {settings.home}")
         report = ingest_hf_daily(dates, base_url=server.base_url, home=str(settings.home))
     print(report.summary())
-    con = store.open_reader(settings.warehouse_path)
+    con = connection.open_reader(settings.warehouse_path)
     try:
-        frame = store.trend(con, [parse_term(t) for t in DEMO_TERMS], by="month")
+        frame = reads.trend(con, [parse_term(t) for t in DEMO_TERMS], by="month")
     finally:
         con.close()
     print(f"\nMonthly share of papers (by first list date) mentioning {' and '.join(DEMO_TERMS)}:\n")

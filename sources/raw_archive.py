@@ -41,6 +41,12 @@ class RawRecord:
     def read(self) -> bytes:
         return self.path.read_bytes()
 
+    @classmethod
+    def at(cls, body: Path) -> "RawRecord":
+        """The landing whose body is at `body`, with its sidecar's metadata."""
+        body = Path(body)
+        return cls(body, json.loads(body.with_name(body.name + SIDECAR_SUFFIX).read_text("utf-8")))
+
 
 def utc_now() -> dt.datetime:
     """The current time in UTC, to the microsecond."""

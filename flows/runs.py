@@ -4,12 +4,15 @@ it, and its report (stages, checks, warnings) stored in the warehouse and publis
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import time
 from pathlib import Path
 
-from flows.settings import Settings
-from warehouse import locks, store
+from ..core.reports import RunReport
+from ..core.settings import Settings
+from ..warehouse import connection, ledger, locks
 
 # write_atomically names its temporaries .<name>.<pid>.tmp; a crash can leave one behind.
 _TEMPORARY = re.compile(r"^\..+\.\d+\.tmp$")
@@ -40,10 +43,10 @@ def begin_writer_run(settings: Settings, flow_name: str, arguments: dict) -> int
     lock = locks.acquire_writer(settings.home, settings.writer_wait, flow_name)
     try:
         removed = swept_temporaries(settings.home)
-        con = store.open_writer(settings.warehouse_path, settings.writer_wait)
+        con = connection.open_writer(settings.warehouse_path, settings.writer_wait)
         try:
-            interrupted = store.close_interrupted_runs(con)
-            run_id = store.start_run(con, flow_name, arguments)
+            interrupted = ledger.close_interrupted_runs(con)
+            run_id = ledger.start_run(con, flow_name, arguments)
         finally:
             con.close()
     except BaseException:
@@ -61,11 +64,11 @@ def begin_writer_run(settings: Settings, flow_name: str, arguments: dict) -> int
 def end_writer_run(settings: Settings, report) -> None:
     """Record how a run ended (counts, stages, warnings), then release its writer lock."""
     try:
-        con = store.open_writer(settings.warehouse_path, settings.writer_wait)
+        con = connection.open_writer(settings.warehouse_path, settings.writer_wait)
         try:
             message = "; ".join(report.failures + report.warnings)[:4000]
-            store.finish_run(con, report.run_id, report.status, message, **report.counts())
-            store.record_run_report(con, report.run_id, getattr(report, "stages", []), report.warnings)
+            ledger.finish_run(con, report.run_id, report.status, message, **report.counts())
+            ledger.record_run_report(con, report.run_id, getattr(report, "stages", []), report.warnings)
             _rebuild_search_index(con)
         finally:
             con.close()
@@ -77,7 +80,7 @@ def end_writer_run(settings: Settings, report) -> None:
 
 def _rebuild_search_index(con) -> None:
     """Bring the BM25 index up to date once per run; a failure is logged, never fails the run."""
-    from warehouse import term_index
+    from ..warehouse import term_index
 
     try:
         if term_index.rebuild_fts_if_stale(con):
@@ -88,9 +91,9 @@ def _rebuild_search_index(con) -> None:
 
 def report_tables(settings: Settings, run_id: int) -> dict:
     """The stored report of one run (stages, checks, warnings), read back from the warehouse."""
-    con = store.open_reader(settings.warehouse_path, settings.reader_wait)
+    con = connection.open_reader(settings.warehouse_path, settings.reader_wait)
     try:
-        return store.run_report(con, run_id)
+        return ledger.run_report(con, run_id)
     finally:
         con.close()
 
@@ -110,3 +113,47 @@ def publish_report_tables(settings: Settings, report, key_prefix: str) -> None:
     except Exception as error:  # an artifact is a courtesy; its failure must not fail the run
         logging.getLogger("papertrends").warning(f"could not publish the run report table: {error}")
 
+
+def run_logger():
+    """The Prefect run logger inside a run, a plain logger outside one (task.fn() in tests)."""
+    from prefect.exceptions import MissingContextError
+    from prefect.logging import get_run_logger
+
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger("papertrends")
+
+
+def publish_report(report: RunReport, settings: Settings | None = None) -> None:
+    """Attach the run report to the Prefect flow run: a markdown summary and a table of stages and checks."""
+    from prefect.artifacts import create_markdown_artifact
+
+    body = "# papertrends run report\n\n```\n" + report.summary() + "\n```\n"
+    try:
+        create_markdown_artifact(markdown=body, key=f"papertrends-run-{report.flow}", description="ingestion run report")
+    except Exception as error:  # an artifact is a courtesy; its failure must not fail the run
+        run_logger().warning(f"could not publish the run report artifact: {error}")
+    if settings is not None:
+        publish_report_tables(settings, report, f"papertrends-run-{report.flow}")
+
+
+@contextlib.contextmanager
+def recorded_run(settings: Settings, flow_name: str, arguments: dict, report_type: type = None):
+    """A run in the ledger around a flow's body: yields its report; always closes and publishes it.
+
+    Takes the writer lock (via begin_writer_run); on an exception the run is recorded as failed with
+    the reason and the exception goes on; either way the report is written and published.
+    """
+    started = time.monotonic()
+    report = (report_type or RunReport)(begin_writer_run(settings, flow_name, arguments), flow_name)
+    try:
+        yield report
+    except Exception as error:
+        report.failures.append(f"run stopped: {error}")
+        report.items_loaded = 0
+        raise
+    finally:
+        report.seconds = time.monotonic() - started
+        end_writer_run(settings, report)
+        publish_report(report, settings)

@@ -1,0 +1,102 @@
+"""Opening the warehouse: one writer connection or read-only readers, waiting while another process holds the file."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from ..core.errors import WarehouseError
+from .migrations import applied_versions, apply_migrations, migrations, schema_version
+
+
+def sql_text(name: str) -> str:
+    return resources.files(__package__).joinpath("sql", name).read_text("utf-8")
+
+
+def _configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    con.execute("set TimeZone = 'UTC'")
+    # DuckDB's progress bar would print into piped command output on long queries.
+    con.execute("set enable_progress_bar = false")
+    return con
+
+
+def _locked_message(path: Path, error: Exception) -> str:
+    from .locks import describe_holder, held_by
+
+    holder = held_by(path.parent)
+    who = f"{describe_holder(holder)} is writing" if holder is not None else "an ingest may be running"
+    return f"warehouse {path} is in use by another process ({who}); try again shortly [{error}]"
+
+
+# How long an open waits for another process's connection to close before giving up. Connections
+# are short (a writer holds one only to start a run, load, or finish a run), so waiting beats failing.
+DEFAULT_OPEN_WAIT_SECONDS = 30.0
+
+
+_OPEN_RETRY_INTERVAL = 0.05
+
+
+def _is_lock_conflict(error: duckdb.IOException) -> bool:
+    return "lock" in str(error).lower()
+
+
+def _connect_waiting(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+    """Connect, retrying for up to `wait_seconds` while another process holds the file."""
+    deadline = time.monotonic() + max(wait_seconds, 0.0)
+    delay = _OPEN_RETRY_INTERVAL
+    while True:
+        try:
+            return _configure(duckdb.connect(str(path), read_only=read_only))
+        except duckdb.IOException as error:
+            if not _is_lock_conflict(error) or time.monotonic() + delay > deadline:
+                waited = f" (waited {wait_seconds:g}s)" if wait_seconds > 0 and _is_lock_conflict(error) else ""
+                raise WarehouseError(_locked_message(path, error) + waited) from error
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)  # short: readers come and go fast, a writer must not starve
+
+
+def open_writer(path: Path, wait_seconds: float = DEFAULT_OPEN_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the warehouse for writing, with every migration applied.
+
+    While another process has the file open, retries for up to `wait_seconds`.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = _connect_waiting(path, read_only=False, wait_seconds=wait_seconds)
+    try:
+        apply_migrations(con)
+    except Exception:
+        con.close()
+        raise
+    return con
+
+
+def open_reader(path: Path, wait_seconds: float = DEFAULT_OPEN_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse read-only; never creates or changes a file.
+
+    While a writer holds the file (an ingest loading), retries for up to `wait_seconds`; a writer
+    commits whole loads only, so whatever the reader then sees is a finished state.
+    """
+    if not path.exists():
+        raise WarehouseError(f"no warehouse at {path}: run `papertrends ingest ...` first (or set PAPERTRENDS_HOME)")
+    con = _connect_waiting(path, read_only=True, wait_seconds=wait_seconds)
+    version = schema_version(con)
+    known = max(v for v, _, _ in migrations())
+    missing = {v for v, _, _ in migrations()} - applied_versions(con)
+    if version != known or missing:
+        con.close()
+        newer = "a newer papertrends" if version > known else "an older papertrends; run an ingest to upgrade it"
+        raise WarehouseError(f"warehouse {path} has schema {version}, this papertrends knows {known}: made by {newer}")
+    return con
+
+
+def limit_memory(con: duckdb.DuckDBPyConnection, megabytes: int) -> None:
+    """Cap DuckDB's buffer pool for this connection (it spills beyond), so big loads stay bounded."""
+    con.execute(f"set memory_limit = '{int(megabytes)}MB'")
+
+
+def table_names(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {name for (name,) in con.execute("select table_name from information_schema.tables").fetchall()}
