@@ -8,12 +8,11 @@ import duckdb
 import polars as pl
 
 from ..core.errors import WarehouseError
+from ..transforms.query import PERIODS, Query, as_query, check_period  # noqa: F401 - PERIODS re-exported
 from ..transforms.terms import Term
 from .connection import sql_text, table_names
 from .ledger import run_report
 from .migrations import schema_version
-
-PERIODS = ("day", "week", "month", "year")
 
 
 # Statement types a read-only command may run.
@@ -22,16 +21,20 @@ READ_STATEMENTS = {"SELECT", "EXPLAIN"}
 
 def trend(
     con: duckdb.DuckDBPyConnection,
-    terms: list[Term],
+    terms: list[Query | Term | str],
     by: str = "month",
     since: dt.date | None = None,
     until: dt.date | None = None,
 ) -> pl.DataFrame:
-    """One row per (period, term): matches, total papers first listed in the period, share."""
-    if by not in PERIODS:
-        raise ValueError(f"--by must be one of {', '.join(PERIODS)}, not {by!r}")
+    """One row per (period with papers, term): matches, total papers first listed in the period, share.
+
+    A full scan of the search texts (the reference the term index is tested against); `terms`
+    are queries (strings or parsed), each matching when any of its alternatives does.
+    """
+    check_period(by)
+    queries = [as_query(t) for t in terms]
     parameters = {
-        "terms": [{"term_order": i, "term": t.text, "needle": t.needle} for i, t in enumerate(terms)],
+        "terms": [{"term_order": i, "term": q.text, "needles": list(q.needles)} for i, q in enumerate(queries)],
         "by": by,
         "since": since,
         "until": until,
