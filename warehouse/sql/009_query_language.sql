@@ -23,7 +23,7 @@ create or replace macro period_label(d, grain) as
     end;
 
 -- First day of the period a date falls in (weeks start on Monday, as ISO weeks do).
-create or replace macro period_start(d, grain) as date_trunc(query_grain(grain), d)::date;
+create or replace macro period_start(d, grain) as date_trunc(query_grain(coalesce(grain, 'null')), d)::date;
 
 create or replace macro period_step(grain) as
     case query_grain(grain)
