@@ -321,11 +321,9 @@ def cmd_trend(args) -> int:
         write_frame(shown, "table")
         print("\n" + "\n".join(v.sentence() for v in verdicts))
     else:
-        import dataclasses
-
         import polars as pl
 
-        write_frame(pl.DataFrame([dataclasses.asdict(v) for v in verdicts]), args.format)
+        write_frame(pl.DataFrame([v.record() for v in verdicts]), args.format)
     return EXIT_OK
 
 
