@@ -78,12 +78,13 @@ def smoothed(trend: pl.DataFrame, periods: int) -> pl.DataFrame:
 
 def _loglik(eta: np.ndarray, matches: np.ndarray, totals: np.ndarray) -> float:
     """Binomial log-likelihood (without the constant binomial coefficients) at linear predictor eta."""
-    # log(mu) = -log(1 + e^-eta), log(1 - mu) = -log(1 + e^eta), computed without overflow.
-    return float(np.sum(-matches * np.logaddexp(0, -eta) - (totals - matches) * np.logaddexp(0, eta)))
+    # log(mu) = -log(1 + e^-eta) and log(1 - mu) = -eta - log(1 + e^-eta), without overflow.
+    return -float(totals @ np.logaddexp(0, -eta) + (totals - matches) @ eta)
 
 
 def _logistic_fit(
-    X: np.ndarray, matches: np.ndarray, totals: np.ndarray, offset: np.ndarray | None = None
+    X: np.ndarray, matches: np.ndarray, totals: np.ndarray, offset: np.ndarray | None = None,
+    start: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Binomial logistic regression by Newton's method with step halving: (coefficients, covariance, log-likelihood).
 
@@ -94,6 +95,8 @@ def _logistic_fit(
     p0 = np.clip(matches.sum() / totals.sum(), 1e-6, 1 - 1e-6)
     beta = np.zeros(X.shape[1])
     beta[0] = math.log(p0 / (1 - p0)) - float(np.mean(offset)) * (X.shape[1] == 1)
+    if start is not None:  # a nearby fit (the same line without the change term) converges sooner
+        beta[: len(start)] = start
     loglik = _loglik(X @ beta + offset, matches, totals)
     for _ in range(200):
         mu = 1 / (1 + np.exp(-(X @ beta + offset)))
@@ -109,7 +112,9 @@ def _logistic_fit(
         moved = np.max(np.abs(candidate - beta))
         gain = updated - loglik
         beta, loglik = candidate, max(updated, loglik)
-        if moved < 1e-10 or (0 <= gain < 1e-12 and moved < 1e-6):
+        # Converged: the parameters stand still, or the likelihood does (a separated coefficient
+        # creeping towards -inf changes the fitted probabilities, and the likelihood, by ~nothing).
+        if moved < 1e-10 or gain < 1e-11 * (1 + abs(loglik)):
             break
     mu = 1 / (1 + np.exp(-(X @ beta + offset)))
     covariance = np.linalg.pinv(X.T @ ((totals * mu * (1 - mu))[:, None] * X))
@@ -198,12 +203,12 @@ def change_point(matches: np.ndarray, totals: np.ndarray, years: np.ndarray) -> 
     if not candidates:
         return None
     line = np.column_stack([np.ones_like(years), years - years.mean()])
-    _, _, straight = _logistic_fit(line, matches, totals)
+    line_beta, _, straight = _logistic_fit(line, matches, totals)
     fits = {}
     for k in candidates:
         for kind, column in (("level", (years >= years[k]).astype(float)), ("slope", np.maximum(0.0, years - years[k]))):
             X = np.column_stack([line, column])
-            beta, _, loglik = _logistic_fit(X, matches, totals)
+            beta, _, loglik = _logistic_fit(X, matches, totals, start=line_beta)
             fits[(k, kind)] = (loglik, _pearson_dispersion(X, beta, matches, totals))
     (best, kind), (loglik, dispersion) = max(fits.items(), key=lambda item: item[1][0])
     statistic = 2 * (loglik - straight) / dispersion
