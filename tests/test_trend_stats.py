@@ -199,3 +199,35 @@ def test_fit_test_and_interval_agree_with_statsmodels(seed):
         assert drop == pytest.approx(scipy_stats.chi2.ppf(0.95, 1), abs=1e-4)
     # The interval excludes no trend exactly when the test rejects it.
     assert (fit["ci_low"] > 0 or fit["ci_high"] < 0) == (fit["p"] < 0.05)
+
+
+@pytest.mark.parametrize("word", ["tractable", "scaling", "reasoning", "diffusion", "agent", "video"])
+def test_fit_agrees_with_statsmodels_on_real_listings(samples, word):
+    """Monthly series of real Hugging Face daily lists (../shared/samples), counted in plain Python."""
+    from tests.test_shared_samples import expected_from_files, plain_words
+
+    _, _, first_seen, text = expected_from_files(samples / "hf_daily")
+    months = sorted({day.replace(day=1) for day in first_seen.values()})
+    totals = {m: 0 for m in months}
+    matches = {m: 0 for m in months}
+    for paper_id, day in first_seen.items():
+        totals[day.replace(day=1)] += 1
+        matches[day.replace(day=1)] += word in plain_words(text[paper_id])
+    frame = pl.DataFrame({
+        "period": [m.strftime("%Y-%m") for m in months], "term": word, "matches": [matches[m] for m in months],
+        "total": [totals[m] for m in months], "period_start": months,
+    })
+    got = trend_stats.verdict(frame, word)
+    if got.verdict == "too little data":
+        pytest.skip(got.note)
+    m, n = frame["matches"].to_numpy().astype(float), frame["total"].to_numpy().astype(float)
+    years = np.array([(d - months[0]).days / 365.25 for d in months])
+    fit = trend_stats.logistic_trend(m, n, years)
+    expected = oracle(m, n, years)
+    assert math.log(got.odds_ratio_per_year) == pytest.approx(expected["slope"], rel=1e-5, abs=1e-6)
+    assert got.p_value == pytest.approx(scipy_stats.chi2.sf(expected["lr"] / expected["dispersion"], 1), rel=1e-5)
+    for bound in (fit["ci_low"], fit["ci_high"]):
+        if np.isfinite(bound):
+            drop = 2 * (expected["llf"] - expected["profile"](bound)) / expected["dispersion"]
+            assert drop == pytest.approx(scipy_stats.chi2.ppf(0.95, 1), abs=1e-4)
+    assert got.verdict in ("rising", "falling", "flat", "inconclusive")
