@@ -8,7 +8,10 @@ import math
 import numpy as np
 import polars as pl
 import pytest
+# The test-only oracle for the verdict's fit (pyproject's `test` extra); scipy comes with it.
+import statsmodels.api as statsmodels
 from papertrends.transforms import trend_stats
+from scipy import stats as scipy_stats
 
 
 def series(term, matches, totals, first=dt.date(2024, 1, 1)):
@@ -103,8 +106,6 @@ def test_a_chart_refuses_an_unknown_format(tmp_path):
 
 # --- honest statistics (issue 15, item 5): LR test, profile intervals, "inconclusive" -------------
 
-statsmodels = pytest.importorskip("statsmodels.api")  # the test-only oracle (pyproject's `test` extra)
-from scipy import stats as scipy_stats  # noqa: E402  (statsmodels depends on scipy)
 
 
 def monthly(matches, totals, first=dt.date(2025, 1, 1)):
