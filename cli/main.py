@@ -13,6 +13,7 @@ import os
 import sys
 
 from ..core.settings import HOME_ENV, load_settings
+from ..transforms.query import PERIODS
 from ..warehouse import connection
 from .output import FORMATS, write_frame
 
@@ -99,8 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     enrich.set_defaults(handler=cmd_enrich)
 
     trend = commands.add_parser("trend", parents=[common], help="share of papers matching each term, per period")
-    trend.add_argument("terms", nargs="+", metavar="TERM", help="word, prefix* or phrase")
-    trend.add_argument("--by", choices=("day", "week", "month", "quarter", "year"), default="month")
+    trend.add_argument("terms", nargs="+", metavar="TERM", help="word, prefix*, phrase or a|b alternatives")
+    trend.add_argument("--by", choices=PERIODS, default="month")
     trend.add_argument("--since", type=_date, help="first list date counted")
     trend.add_argument("--until", type=_date, help="last list date counted")
     _filtered(trend)
@@ -119,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     papers.set_defaults(handler=cmd_papers)
 
     rising = commands.add_parser("rising", parents=[common], help="words and two-word phrases whose share grew most")
-    rising.add_argument("--by", choices=("day", "week", "month", "quarter", "year"), default="month")
+    rising.add_argument("--by", choices=PERIODS, default="month")
     rising.add_argument("--window", type=int, default=3, help="periods in each window compared (default 3)")
     rising.add_argument("--until", type=_date, help="last list date of the recent window (default: the latest)")
     rising.add_argument("--min-support", type=int, default=5, help="least papers in the recent window (default 5)")
@@ -158,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--until", type=_date, help="papers first listed on or before this date")
     export.add_argument("--source", choices=("hf", "arxiv"), help="papers listed by this source (and only its listings)")
     export.add_argument("--category", help="papers in this arXiv category (needs categories in the warehouse)")
-    export.add_argument("--by", choices=("day", "week", "month", "year"), default="month", help="trend period (--table trends)")
+    export.add_argument("--by", choices=PERIODS, default="month", help="trend period (--table trends)")
     export.add_argument(
         "--format", choices=("parquet", "csv", "jsonl", "hf"), default="parquet",
         help="file format; hf = Hugging Face datasets layout (default: parquet)",

@@ -450,3 +450,20 @@ def test_category_filter_once_the_warehouse_has_categories(tmp_path, value):
     result = export_dataset(path, ExportRequest(out=tmp_path / "cl", category="cs.CL"))
     assert pl.read_parquet(tmp_path / "cl" / "*.parquet")["paper_id"].to_list() == expected and result.rows == 4
     assert export_dataset(path, ExportRequest(out=tmp_path / "cv", category="cs.CV")).rows == 0
+
+
+def test_cli_export_trends_by_quarter_with_alternatives(warehouse, tmp_path, capsys):
+    # Issue 12: the CLI refused `export --by quarter` (its choices had no quarter) while `trend --by quarter` worked.
+    out = tmp_path / "quarters"
+    code = main(["--home", str(warehouse.parent), "export", "--table", "trends", "--term", "scaling|tractable",
+                 "--by", "quarter", "--format", "csv", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    got = pl.read_csv(out / "*.csv")
+    assert got["period"].to_list() == ["2025-Q1"] and got["term"].to_list() == ["scaling|tractable"]
+    con = connection.open_reader(warehouse)
+    try:
+        expected = analytics.trend(con, ["scaling|tractable"], by="quarter").drop("period_start")
+    finally:
+        con.close()
+    assert got.rows() == expected.rows()
