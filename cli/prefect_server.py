@@ -1,0 +1,5 @@
+"""Placeholder; replaced below."""
+
+
+def use_shared_server() -> None:
+    return None
