@@ -132,7 +132,7 @@ def ingest(home):
 verbose_option = click.option("-v", "--verbose", is_flag=True, help="show Prefect's log lines (quiet by default)")
 
 
-@ingest.command("hf")
+@ingest.command("hf", context_settings=CONTEXT)
 @home_option
 @click.option("--date", type=DATE, help="one list date")
 @click.option("--since", type=DATE, help="first list date of a range")
@@ -149,7 +149,7 @@ def ingest_hf(**_):
     """Hugging Face lists over the API: dates, weeks, months, trending."""
 
 
-@ingest.command("files")
+@ingest.command("files", context_settings=CONTEXT)
 @home_option
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--date", type=DATE, help="list date (required for .txt pages, which show no year)")
@@ -159,7 +159,7 @@ def ingest_files(**_):
     """Saved daily-papers JSON files, papers pages (.html, .txt) and arXiv snapshots, files or folders."""
 
 
-@ingest.command("arxiv")
+@ingest.command("arxiv", context_settings=CONTEXT)
 @home_option
 @click.option("--query", help="API search query, e.g. 'cat:cs.LG' or 'all:tractable'")
 @click.option("--oai", is_flag=True, help="harvest OAI-PMH ListRecords (resumes an interrupted harvest)")
@@ -176,7 +176,7 @@ def ingest_arxiv(**_):
     """arXiv over the API (--query) or OAI-PMH (--oai)."""
 
 
-@cli.command()
+@cli.command(context_settings=CONTEXT)
 @home_option
 @click.option("--ids", multiple=True, metavar="ID[,ID...]", help="fetch details of these arXiv ids (repeatable, or comma-separated)")
 @click.option("--missing", is_flag=True, help="fetch details of every paper never asked about")
@@ -190,7 +190,7 @@ def enrich(**_):
     """Paper details and arXiv ids for title-only papers, from Hugging Face."""
 
 
-@cli.command()
+@cli.command(context_settings=CONTEXT)
 @home_option
 @click.argument("terms", nargs=-1, required=True, metavar="TERM...")
 @click.option("--by", type=click.Choice(PERIODS), default="month", show_default=True, help="period of each row")
@@ -206,7 +206,7 @@ def trend(**_):
     """Share of papers matching each term, per period (word, prefix*, phrase, a|b)."""
 
 
-@cli.command()
+@cli.command(context_settings=CONTEXT)
 @home_option
 @click.option("--term", required=True, help="word, prefix*, phrase or a|b alternatives")
 @click.option("--period", help="2025, 2025-Q1, 2025-03, 2025-W09 or 2025-03-14 (default: all)")
@@ -218,7 +218,7 @@ def papers(**_):
     """The papers behind a point of a trend."""
 
 
-@cli.command()
+@cli.command(context_settings=CONTEXT)
 @home_option
 @click.option("--by", type=click.Choice(PERIODS), default="month", show_default=True, help="period of the windows")
 @click.option("--window", type=click.IntRange(min=1), default=3, show_default=True, metavar="N", help="periods in each window compared")
@@ -232,7 +232,7 @@ def rising(**_):
     """Words and two-word phrases whose share grew most."""
 
 
-@cli.command()
+@cli.command(context_settings=CONTEXT)
 @home_option
 @click.argument("text", metavar="TEXT")
 @click.option("--since", type=DATE, help="first list date counted")
@@ -245,7 +245,7 @@ def search(**_):
     """Papers ranked by BM25 over title and abstract."""
 
 
-@cli.command()
+@cli.command(context_settings=CONTEXT)
 @home_option
 @click.argument("query", metavar="SQL")
 @click.option("-p", "--param", "params", type=(str, str), multiple=True, metavar="NAME VALUE",
@@ -256,7 +256,7 @@ def sql(**_):
     """One read-only SQL statement on the warehouse ('-' reads it from stdin)."""
 
 
-@cli.command()
+@cli.command(context_settings=CONTEXT)
 @home_option
 @output_options()
 @_run(lambda args: cmd_status(args))
@@ -264,7 +264,7 @@ def status(**_):
     """What the warehouse holds and recent runs."""
 
 
-@cli.command()
+@cli.command(context_settings=CONTEXT)
 @home_option
 @output_options()
 @_run(lambda args: cmd_config(args))
@@ -272,7 +272,7 @@ def config(**_):
     """The effective settings (secrets masked) and where each came from."""
 
 
-@cli.command()
+@cli.command(context_settings=CONTEXT)
 @home_option
 @click.option("--table", type=click.Choice(("papers", "listings", "trends", "quarantine", "runs")), help="what to export (default: papers)")
 @click.option("--query", metavar="SQL", help="one SELECT instead of a table ('-' reads it from stdin)")
@@ -293,7 +293,7 @@ def export(**_):
     """Write papers, listings, trends or a query as a dataset with manifest.json."""
 
 
-@cli.command()
+@cli.command(context_settings=CONTEXT)
 @home_option
 @verbose_option
 @_run(lambda args: cmd_rebuild(args))
@@ -301,7 +301,7 @@ def rebuild(**_):
     """Re-create lake and warehouse from raw/ alone, offline."""
 
 
-@cli.command()
+@cli.command(context_settings=CONTEXT)
 @home_option
 @click.option("--since", type=DATE, default="2024-01-01", show_default=True, help="first generated list date")
 @click.option("--until", type=DATE, default="2025-12-31", show_default=True, help="last generated list date")
@@ -311,7 +311,7 @@ def demo(**_):
     """Generate sample listings, serve them on 127.0.0.1, ingest, show a trend."""
 
 
-@cli.command()
+@cli.command(context_settings=CONTEXT)
 @home_option
 @click.option("--since", type=DATE, help="first list date (required unless --retry-failed)")
 @click.option("--until", type=DATE, help="last list date (default: today, UTC)")
@@ -326,7 +326,7 @@ def backfill(**_):
     """Fetch a range of list dates, resumably, with a progress bar."""
 
 
-@cli.command()
+@cli.command(context_settings=CONTEXT)
 @home_option
 @click.option("--list", "list", is_flag=True, help="print the deployments and their schedules, then exit")
 @output_options()
@@ -335,7 +335,7 @@ def serve(**_):
     """Run the scheduled deployments (daily HF ingest, weekly arXiv, nightly export)."""
 
 
-@cli.command()
+@cli.command(context_settings=CONTEXT)
 @click.argument("shell", type=click.Choice(("bash", "zsh", "fish")))
 def completion(shell):
     """Print the shell completion script, e.g. `eval "$(papertrends completion bash)"`."""
