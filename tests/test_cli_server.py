@@ -57,3 +57,23 @@ def test_use_shared_server_ignores_a_stale_state_file(tmp_path, monkeypatch):
     (tmp_path / prefect_server.STATE_FILE).write_text(json.dumps({"pid": 999999, "url": "http://127.0.0.1:9/api"}))
     assert prefect_server.use_shared_server() is None and "PREFECT_API_URL" not in os.environ
     assert prefect_server.stop() is not None and not (tmp_path / prefect_server.STATE_FILE).exists()
+
+
+def test_a_busy_writer_lock_is_one_line_without_a_traceback(tmp_path):
+    """Issue 15.20: an expected failure printed Prefect's traceback."""
+    import fcntl
+
+    home = tmp_path / "data"
+    home.mkdir()
+    write_daily_files(generate_daily_lists(dt.date(2025, 1, 1), dt.date(2025, 1, 1), seed=5), tmp_path / "files")
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_LOGGING_LEVEL", "PREFECT_API_URL")}
+    env |= {"PAPERTRENDS_WRITER_WAIT": "1", "PREFECT_HOME": str(tmp_path / "prefect")}
+    with open(home / "writer.lock", "a+") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # another writer holds the lock
+        result = subprocess.run(
+            [sys.executable, "-m", "papertrends.cli.main", "--home", str(home), "ingest", "files", str(tmp_path / "files")],
+            capture_output=True, text=True, cwd=REPO, env=env, timeout=300,
+        )
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("papertrends: error: "), result.stderr
+    assert "Traceback" not in result.stderr
