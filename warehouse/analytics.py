@@ -93,6 +93,27 @@ def papers(
     return con.execute(_PAPERS_SQL, parameters).pl()
 
 
+_COUNT_PAPERS_SQL = """
+select count(*)
+from trend_papers($query, $since::date, $until::date, $source::varchar, $category::varchar, $min_upvotes::integer)
+"""
+
+
+def count_papers(
+    con: duckdb.DuckDBPyConnection,
+    query: Query,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    source: str | None = None,
+    category: str | None = None,
+    min_upvotes: int | None = None,
+) -> int:
+    """How many papers `papers` would list without a limit (so a cut is never silent)."""
+    _check("month", source)
+    parameters = {"query": query_rows([query]), **_filters(since, until, source, category, min_upvotes)}
+    return con.execute(_COUNT_PAPERS_SQL, parameters).fetchone()[0]
+
+
 _WINDOW_TEXTS_SQL = """
 select p.title, p.abstract, period_start(pop.list_date, $grain) as period_start
 from trend_population($since::date, $until::date, $source::varchar, $category::varchar, $min_upvotes::integer) as pop
