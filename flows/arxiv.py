@@ -297,7 +297,7 @@ def load_snapshot_batches(settings: Settings, landed: str, run_id: int, show_pro
     """
     body = Path(landed)
     record = RawRecord.at(body)
-    origin = record.meta.get("original_path") or record.meta["path"]
+    origin = record.meta["path"]  # relative to the raw archive: exports carry no local path
     totals = {"inputs": 1, "items_in": 0, "loaded": 0, "quarantined": 0, "deleted": 0, "batches": 0,
               "listings_new": 0, "listings_changed": 0, "papers_new": 0, "papers_changed": 0, "deleted_new": 0, "warnings": []}
     digest = hashlib.sha256()

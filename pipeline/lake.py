@@ -39,7 +39,7 @@ from ..transforms.hf_listings import (
 )
 
 # Bump when normalization output changes, so lake files of older code are not reused.
-NORMALIZER_VERSION = 2  # 2: list_period, rank and detail fields (issue 3)
+NORMALIZER_VERSION = 3  # 2: list_period, rank and detail fields (issue 3); 3: origins relative to raw/
 
 
 
@@ -67,7 +67,9 @@ def normalized_record(record: RawRecord) -> NormalizedInput:
     """Normalize one landing by its sidecar: the parser, list date and origin all come from there."""
     meta = record.meta
     kind = meta["kind"]
-    origin = meta.get("url") or meta.get("original_path") or meta["path"]
+    # The URL fetched, or the landing's path relative to the raw archive: never a local absolute
+    # path, which would leak into exports (the sidecar keeps original_path for the user).
+    origin = meta.get("url") or meta["path"]
     date_problem = None
     try:
         list_date = dt.date.fromisoformat(meta["list_date"]) if meta.get("list_date") else None

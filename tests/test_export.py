@@ -409,3 +409,34 @@ def test_category_filter_once_the_warehouse_has_categories(tmp_path, value):
     result = export_dataset(path, ExportRequest(out=tmp_path / "cl", category="cs.CL"))
     assert pl.read_parquet(tmp_path / "cl" / "*.parquet")["paper_id"].to_list() == expected and result.rows == 4
     assert export_dataset(path, ExportRequest(out=tmp_path / "cv", category="cs.CV")).rows == 0
+
+
+def test_exports_carry_no_local_path(tmp_path):
+    """Issue 15.2: origins relative to the raw archive, the manifest names the warehouse by schema and snapshot."""
+    from papertrends.pipeline.lake import normalized_record
+    from papertrends.sources.files import files_landed
+    from papertrends.sources.raw_archive import RawRecord
+
+    saved = tmp_path / "saved" / "2025-01-10.json"
+    saved.parent.mkdir()
+    saved.write_text(json.dumps(generate_daily_lists(dt.date(2025, 1, 10), dt.date(2025, 1, 10), seed=3)["2025-01-10"]))
+    home = tmp_path / "data"
+    (landed,) = files_landed(home / "raw", [str(saved)], None)
+    normalized = normalized_record(RawRecord.at(Path(landed)))
+    con = connection.open_writer(home / "warehouse.duckdb")
+    run_id = ledger.start_run(con, "test-load", {})
+    loads.load(con, normalized.listings, normalized.quarantine, run_id)
+    ledger.finish_run(con, run_id, "completed")
+    con.close()
+    for table in ("listings", "papers"):
+        out = tmp_path / f"out-{table}"
+        export_dataset(home / "warehouse.duckdb", ExportRequest(out=out, table=table, format="hf"))
+        for path in out.rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                assert str(tmp_path).encode() not in data, f"{path.name} holds a local path"
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert "path" not in manifest["warehouse"]
+        assert manifest["warehouse"]["snapshot"].startswith(f"schema {manifest['warehouse']['schema_version']}, run {run_id}")
+    origins = query(home / "warehouse.duckdb", "select distinct origin from listings")["origin"].to_list()
+    assert origins == [Path(landed).relative_to(home / "raw").as_posix()]

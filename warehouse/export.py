@@ -531,8 +531,10 @@ def warehouse_state(con: duckdb.DuckDBPyConnection) -> dict:
     papers, = con.execute("select count(*) from papers").fetchone()
     listings, = con.execute("select count(*) from listings").fetchone()
     sources = [s for s, in con.execute("select distinct source from listings order by source").fetchall()]
+    version = migrations.schema_version(con)
     return {
-        "schema_version": migrations.schema_version(con),
+        "schema_version": version,
+        "snapshot": f"schema {version}, run {last_run_id}" + (f" finished {last_finished.isoformat()}" if last_finished else ""),
         "last_run_id": last_run_id,
         "last_run_finished_at": last_finished.isoformat() if last_finished else None,
         "papers": papers,
@@ -637,19 +639,17 @@ def export_dataset(
     target = Path(request.out).resolve()
     protected = [Path(p) for p in (protected or [warehouse_path])]
     _check_target(target, protected, request.force)
-    con = connection.open_reader(Path(warehouse_path))
-    staging = None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_partials(target)
+    staging = target.with_name(f".{target.name}{PARTIAL_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+    staging.mkdir()
+    con = None
     try:
+        # Spill settings go in at open: a reader's configuration is locked once open.
+        con = connection.open_reader(Path(warehouse_path), memory_limit=DUCKDB_MEMORY_LIMIT,
+                                     temp_directory=staging / ".spill")
         sql, parameters, schema, json_columns = export_query(con, request)
         state = warehouse_state(con)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_partials(target)
-        staging = target.with_name(f".{target.name}{PARTIAL_MARK}{os.getpid()}-{secrets.token_hex(4)}")
-        staging.mkdir()
-        con.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-        con.execute("set enable_progress_bar = false")  # it would print into our stdout
-        spill = str(staging / ".spill").replace("'", "''")
-        con.execute(f"set temp_directory = '{spill}'")
         try:
             reader = con.execute(sql, parameters).to_arrow_reader(CHUNK_ROWS)
             files = _write_data(reader, staging, request, on_file)
@@ -676,7 +676,8 @@ def export_dataset(
             "files": files,
             "schema": [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema],
             "csv_json_columns": json_columns,
-            "warehouse": {"path": str(Path(warehouse_path).resolve()), **state},
+            # Named by schema version and snapshot (its last run), never by a local path: exports are published.
+            "warehouse": state,
             "writer": {
                 "chunk_rows": CHUNK_ROWS, "rows_per_file": request.rows_per_file,
                 "parquet_compression": f"{PARQUET_COMPRESSION}({PARQUET_COMPRESSION_LEVEL})",
@@ -692,7 +693,8 @@ def export_dataset(
         return ExportResult(out=target, rows=manifest["rows"], files=files, manifest=manifest)
     finally:
         try:
-            con.close()
+            if con is not None:
+                con.close()
         except duckdb.Error:
             pass
         if staging is not None:
