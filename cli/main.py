@@ -181,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--since", type=_date, help="first list date (required unless --retry-failed)")
     backfill.add_argument("--until", type=_date, help="last list date (default: today, UTC)")
     backfill.add_argument("--source", choices=("hf", "arxiv"), default="hf", help="listing source (default: hf)")
-    backfill.add_argument("--base-url", help="API base URL (default https://huggingface.co)")
+    backfill.add_argument("--base-url", help="API base URL (default https://huggingface.co; arxiv: https://export.arxiv.org/oai2)")
+    backfill.add_argument("--set", dest="set_spec", help="--source arxiv: OAI-PMH set such as cs")
     backfill.add_argument("--refresh", action="store_true", help="fetch dates again even if already done")
     backfill.add_argument("--retry-failed", action="store_true", help="only the dates whose last attempt failed")
     backfill.add_argument("--workers", type=int, help="dates fetched concurrently (default: settings, 4)")
@@ -466,8 +467,10 @@ def cmd_demo(args) -> int:
 
 def cmd_backfill(args) -> int:
     """Backfill a range of dates with a progress bar and a closing summary; exit 1 if any date failed."""
-    if args.source != "hf":
-        raise UserError(f"backfill --source {args.source} is not available yet: only hf")
+    if args.source == "arxiv":
+        from .backfill_arxiv import backfill_arxiv_command
+
+        return backfill_arxiv_command(args, _settings(args))
     if args.since is None and not args.retry_failed:
         raise UserError("give --since DATE (or --retry-failed to re-run only the failed dates)")
     if args.until and (args.since is None or args.until < args.since):
