@@ -28,6 +28,7 @@ import polars as pl
 
 from .hf_listings import LISTING_SCHEMA, QUARANTINE_SCHEMA, collapse_whitespace_expr
 from .ids import paper_id_expr
+from .json_text import json_loads
 from .papers import PAPER_COLUMNS, VERSIONS_DTYPE, papers_typed
 from .terms import search_text_expr
 
@@ -335,7 +336,7 @@ def oai_page_extracted(body: bytes, *, origin: str, raw_sha256: str, position_of
 def looks_like_snapshot_line(line: bytes | str) -> bool:
     """True when a line is a JSON object with the keys of an arXiv metadata-snapshot record."""
     try:
-        document = json.loads(line)
+        document = json_loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return False
     return isinstance(document, dict) and SNAPSHOT_KEYS <= document.keys()
@@ -387,7 +388,7 @@ def snapshot_lines_extracted(
         for position, line in kept:
             text = line.decode("utf-8", errors="replace")
             try:
-                problem = _snapshot_line_problem(json.loads(line))
+                problem = _snapshot_line_problem(json_loads(line))
             except (UnicodeDecodeError, json.JSONDecodeError) as error:
                 problem = f"not valid JSON: {error}"
             if problem is None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from .ids import paper_id_expr, synthetic_paper_id
+from .json_text import json_loads
 
 # Normalized listing rows: one per item seen on a list (the lake and the warehouse load these).
 LISTING_SCHEMA: dict[str, pl.DataType] = {
@@ -182,7 +183,7 @@ def daily_papers_extracted(body: bytes, *, origin: str, raw_sha256: str, positio
         return Extracted(pl.DataFrame(schema=_EXTRACTED_SCHEMA), q, 1)
 
     try:
-        document = json.loads(body.decode("utf-8"))
+        document = json_loads(body)
     except UnicodeDecodeError as error:
         return whole(f"not UTF-8 text: {error.reason} at byte {error.start}")
     except json.JSONDecodeError as error:
