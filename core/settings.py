@@ -33,6 +33,18 @@ class Settings:
     max_retry_wait: float = field(
         default=60.0, metadata={"env": "PAPERTRENDS_MAX_RETRY_WAIT", "help": "cap on any wait, Retry-After included"}
     )
+    request_deadline: float = field(
+        default=180.0, metadata={"env": "PAPERTRENDS_REQUEST_DEADLINE",
+                                 "help": "seconds one request may take in all (every try, wait and body byte)"}
+    )
+    max_response_bytes: int = field(
+        default=64_000_000, metadata={"env": "PAPERTRENDS_MAX_RESPONSE_BYTES",
+                                      "help": "largest answer parsed; a bigger one is kept in raw/ and quarantined"}
+    )
+    hf_token_host: str = field(
+        default="huggingface.co", metadata={"env": "PAPERTRENDS_HF_TOKEN_HOST",
+                                            "help": "the only host HF_TOKEN is sent to (https; http://host allows plain http)"}
+    )
     # Schedules for `papertrends serve` (cron strings in schedule_timezone); an empty cron turns one off.
     hf_daily_cron: str = field(
         default="0 7 * * *", metadata={"env": "PAPERTRENDS_HF_DAILY_CRON", "help": "daily Hugging Face ingest (cron)"}

@@ -69,7 +69,8 @@ def fetch_arxiv_page(settings: Settings, throttle: Throttle, url: str, params: d
         "headers": fetched.headers,
         "fetched_at": fetched.fetched_at,
         "attempts": fetched.attempts,
-    })
+        **({"problem": fetched.oversize_problem} if fetched.spool else {}),
+    }, spool=fetched.spool)
     return str(record.path)
 
 

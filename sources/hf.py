@@ -151,7 +151,7 @@ def fetch_cached(
     fetched = http.get(client, url, params, settings, log=log, headers=http.conditional_headers(previous and previous.meta))
     if fetched.status == 304 and previous is not None:
         return previous, "not-modified"
-    problem = classify(fetched) if classify and fetched.status == 200 else None
+    problem = fetched.oversize_problem or (classify(fetched) if classify and fetched.status == 200 else None)
     full_meta = {
         **meta,
         "url": fetched.url,
@@ -162,7 +162,7 @@ def fetch_cached(
     }
     if problem:
         full_meta["problem"] = problem
-    return land(settings.raw_dir, folder, stem, suffix, fetched.body, full_meta), "fetched"
+    return land(settings.raw_dir, folder, stem, suffix, fetched.body, full_meta, spool=fetched.spool), "fetched"
 
 
 def fetch_list(settings: Settings, request: ListRequest, *, refresh: bool = False, html: bool = False,

@@ -72,3 +72,32 @@ def test_json_files_in_every_json_encoding_load(home, tmp_path, encoding):
     assert (report.items_in, report.items_loaded, report.items_quarantined) == (4, 4, 0)
     titles = {t for (t,) in rows(home, "select title from papers")}
     assert titles == {" ".join(i["paper"]["title"].split()) for i in items}
+
+
+def test_a_date_that_timed_out_is_named_in_the_summary_and_the_rest_load(home):
+    """Issue 15.15: a trickling server held a date (and the writer lock) forever."""
+    fast(home, request_deadline=2.0, read_timeout=5.0)
+    with DailyPapersServer({DAY: day_items(DAY), OTHER: day_items(OTHER, seed=2)}) as server:
+        server.script(OTHER, 0, [ScriptedResponse(200, json.dumps(day_items(OTHER, seed=2)).encode(), trickle=0.5)])
+        report = ingest_hf_lists([DAY, OTHER], base_url=server.base_url, home=str(home))
+    assert report.items_loaded == 4
+    (line,) = [line for line in report.summary().splitlines() if line.startswith("failed:")]
+    assert OTHER in line and "timed out" in line
+
+
+def test_an_answer_over_the_cap_is_quarantined_with_raw_intact_and_a_bounded_excerpt(home):
+    """Issue 15.17: a 200 MB list took 2.7 GB and a bad body was copied whole into quarantine.raw_text."""
+    from papertrends.transforms.hf_listings import EXCERPT_BYTES
+
+    fast(home, max_response_bytes=200_000)
+    big = json.dumps(day_items(OTHER, count=3, seed=2) + [{"padding": "x" * 400_000}]).encode()
+    with DailyPapersServer({DAY: day_items(DAY), OTHER: []}) as server:
+        server.script(OTHER, 0, [ScriptedResponse(200, big)])
+        report = ingest_hf_lists([DAY, OTHER], base_url=server.base_url, home=str(home))
+    assert (report.items_loaded, report.items_quarantined) == (4, 1)
+    landed = [p for p in (home / "raw").rglob("*.json") if not p.name.endswith(".meta.json") and OTHER in str(p)]
+    assert [p.read_bytes() for p in landed] == [big]  # every byte kept in raw/
+    ((reason, text),) = rows(home, "select reason, raw_text from quarantine")
+    assert "larger than max_response_bytes" in reason
+    assert len(text) < EXCERPT_BYTES + 100 and f"{len(big) - EXCERPT_BYTES} more bytes in the raw archive" in text
+    assert not list((home / "raw").glob(".oversize-*"))

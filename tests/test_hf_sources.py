@@ -216,7 +216,7 @@ def test_concurrent_lists_share_the_per_host_rate_limit(home):
 
 
 def test_hf_token_is_in_no_file_and_no_log_line(home, monkeypatch):
-    settings_file(home)
+    settings_file(home, hf_token_host="http://127.0.0.1")  # the stub is plain http: allowed on purpose
     secret = "hf_SECRET_token_for_the_test_987"
     monkeypatch.setenv("HF_TOKEN", secret)
     lines = []

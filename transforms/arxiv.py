@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from .hf_listings import LISTING_SCHEMA, QUARANTINE_SCHEMA, collapse_whitespace_expr
+from .hf_listings import LISTING_SCHEMA, QUARANTINE_SCHEMA, collapse_whitespace_expr, raw_excerpt
 from .ids import paper_id_expr
 from .json_text import json_loads
 from .papers import PAPER_COLUMNS, VERSIONS_DTYPE, papers_typed
@@ -148,8 +148,8 @@ def _quarantine(rows: list[dict], origin: str, raw_sha256: str) -> pl.DataFrame:
 
 
 def whole_input_quarantined(reason: str, body: bytes, origin: str, raw_sha256: str, error: str | None = None) -> ArxivExtracted:
-    """The whole input as one quarantined item."""
-    text = body.decode("utf-8", errors="replace")
+    """The whole input as one quarantined item (a bounded excerpt of it: raw/ has every byte)."""
+    text = raw_excerpt(body)
     quarantine = _quarantine([{"position": None, "reason": reason, "raw_text": text}], origin, raw_sha256)
     return ArxivExtracted(pl.DataFrame(schema=RECORD_SCHEMA), quarantine, 1, error=error)
 

@@ -53,6 +53,20 @@ QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
     "raw_text": pl.String(),
 }
 
+# quarantine.raw_text keeps at most this many bytes of a whole bad input: the raw archive has every
+# byte, and a 200 MB bad body must not become a 200 MB warehouse row.
+EXCERPT_BYTES = 65_536
+
+
+def raw_excerpt(body: bytes, total: int | None = None) -> str:
+    """The first EXCERPT_BYTES of a bad input as text, saying how much more the raw archive holds."""
+    total = len(body) if total is None else total
+    text = body[:EXCERPT_BYTES].decode("utf-8", errors="replace")
+    if total > EXCERPT_BYTES:
+        text += f"\n[... {total - EXCERPT_BYTES} more bytes in the raw archive]"
+    return text
+
+
 # Fields pulled out of each item before typing; strings stay strings until Polars parses them.
 _EXTRACTED_SCHEMA: dict[str, pl.DataType] = {
     "position": pl.Int32(),
@@ -178,7 +192,7 @@ def _raw_json(item) -> str:
 def daily_papers_extracted(body: bytes, *, origin: str, raw_sha256: str, position_offset: int = 0) -> Extracted:
     """Items of one daily-papers API response (a JSON list of items)."""
     def whole(reason: str) -> Extracted:
-        text = body.decode("utf-8", errors="replace")
+        text = raw_excerpt(body)
         q = _quarantine_frame([{"position": None, "reason": reason, "raw_text": text}], origin, raw_sha256)
         return Extracted(pl.DataFrame(schema=_EXTRACTED_SCHEMA), q, 1)
 
