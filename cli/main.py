@@ -517,9 +517,12 @@ def main(argv: list[str] | None = None) -> int:
     from ..core.errors import WarehouseError
     from ..transforms.terms import TermError
 
+    from .signals import guarded
+
     known = (UserError, TermError, WarehouseError, ValueError, OSError)
     try:
-        return args.handler(args)
+        # Ctrl-C / SIGTERM: exit 130 / 143 within seconds, the run recorded as interrupted (cli/signals.py).
+        return guarded(lambda: args.handler(args), args.handler.__name__, hard_exit=argv is None)
     except known as error:
         print(f"papertrends: error: {error}", file=sys.stderr)
         return EXIT_FAILED

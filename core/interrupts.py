@@ -28,6 +28,16 @@ INTERRUPTS = (KeyboardInterrupt, Terminated, Interrupted)
 EXIT_SIGINT, EXIT_SIGTERM = 128 + signal.SIGINT, 128 + signal.SIGTERM
 
 
+def is_interrupt(error: BaseException) -> bool:
+    """Ctrl-C, SIGTERM or a stop request, including Prefect's TerminationSignal (which a flow run
+    raises for SIGTERM instead of ours), named without importing Prefect."""
+    return isinstance(error, INTERRUPTS) or any(c.__name__ == "TerminationSignal" for c in type(error).__mro__)
+
+
+def is_sigterm(error: BaseException) -> bool:
+    return isinstance(error, Terminated) or any(c.__name__ == "TerminationSignal" for c in type(error).__mro__)
+
+
 def exit_code(error: BaseException) -> int:
     """130 for Ctrl-C, 143 for SIGTERM."""
     return EXIT_SIGTERM if isinstance(error, Terminated) else EXIT_SIGINT

@@ -23,6 +23,7 @@ from prefect import flow, task
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
 
+from ..core import interrupts
 from ..core.dates import date_range
 from ..core.reports import ArxivRunReport, RunReport
 from ..core.settings import Settings, load_settings
@@ -259,6 +260,7 @@ def backfill_hf(
             result.done.append(day)
             _tell(day, "done", detail)
     except BaseException as error:  # interrupted or broken: the ledger holds every date finished so far
+        run.interrupted = interrupts.is_interrupt(error)
         run.failures.append(f"run stopped: {type(error).__name__}" + (f": {error}" if str(error) else ""))
         raise
     finally:
