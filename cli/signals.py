@@ -92,10 +92,24 @@ def start_temporary_server(timeout: float | None = None) -> subprocess.Popen | N
     return process
 
 
+def _drain_prefect_logs() -> None:
+    """Send the run's queued log lines to the API before its server stops (else Prefect prints
+    "Error logging to API" at exit, after the one-line error the user should see last)."""
+    if "prefect.logging.handlers" not in sys.modules:
+        return
+    try:
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=5)
+    except Exception:  # a courtesy: never let log shipping change the command's outcome
+        pass
+
+
 def stop_server(process: subprocess.Popen | None) -> None:
     """Stop a server started by start_temporary_server (terminate, then kill after 5 s)."""
     if process is None or process.poll() is not None:
         return
+    _drain_prefect_logs()
     process.terminate()
     try:
         process.wait(timeout=5)
