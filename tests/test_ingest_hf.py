@@ -122,7 +122,7 @@ def test_running_the_same_ingestion_twice_changes_nothing(home):
 
 
 def test_hf_token_is_sent_but_never_stored(home, monkeypatch):
-    fast_retries(home)
+    fast_retries(home, hf_token_host="http://127.0.0.1")  # the stub is plain http: allowed on purpose (issue 15.23)
     secret = "hf_secret_token_value_123"
     monkeypatch.setenv("HF_TOKEN", secret)
     with DailyPapersServer(one_day(2)) as server:

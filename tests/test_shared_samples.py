@@ -59,7 +59,7 @@ def test_every_daily_file_loads_with_exact_counts(loaded, samples):
 
 def test_python_repr_items_are_quarantined_with_their_bytes(loaded, samples):
     home, _ = loaded
-    rows = query(home, "select reason, raw_text from quarantine where origin like '%2024-12-17.json'")
+    rows = query(home, "select reason, raw_text from quarantine where origin like 'files/2024-12-17/2024-12-17-%.json'")
     original = json.loads((samples / "hf_daily" / "2024-12-17.json").read_text("utf-8"))
     assert len(rows) == len(original)
     assert all("Python repr" in reason for reason, _ in rows)
