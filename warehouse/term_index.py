@@ -115,12 +115,16 @@ def postings_of(papers: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def refresh(con: duckdb.DuckDBPyConnection, touched_paper_ids: pl.Series, fts: bool = True) -> int:
+def refresh(con: duckdb.DuckDBPyConnection, touched_paper_ids: pl.Series | str, fts: bool = True) -> int:
     """Bring the index up to date for these papers (and any never indexed); returns papers indexed.
 
+    `touched_paper_ids` is a Series of ids or the name of a table with a paper_id column.
     Runs in the caller's transaction: a load and its index changes commit together.
     """
-    con.register("touched_paper_ids", pl.DataFrame({"paper_id": touched_paper_ids.cast(pl.String).unique()}))
+    if isinstance(touched_paper_ids, str):
+        con.execute(f"create or replace temp view touched_paper_ids as select distinct paper_id from {touched_paper_ids}")
+    else:
+        con.register("touched_paper_ids", pl.DataFrame({"paper_id": touched_paper_ids.cast(pl.String).unique()}))
     state = con.execute(_PAPER_STATE_SQL, {"hf": HF_SOURCE_PATTERN, "arxiv": ARXIV_SOURCE}).pl()
     # Papers that left the warehouse (a title-only paper merged into its arXiv id) leave the index too.
     con.register("still_indexable", state.select("paper_id"))
@@ -129,7 +133,10 @@ def refresh(con: duckdb.DuckDBPyConnection, touched_paper_ids: pl.Series, fts: b
         "semi join touched_paper_ids using (paper_id) anti join still_indexable using (paper_id)"
     ).pl()
     con.unregister("still_indexable")
-    con.unregister("touched_paper_ids")
+    if isinstance(touched_paper_ids, str):
+        con.execute("drop view touched_paper_ids")
+    else:
+        con.unregister("touched_paper_ids")
     _retract(con, gone)
     # Batches bound the memory of tokenizing (a first index of a big warehouse is millions of papers).
     for batch in state.iter_slices(BATCH_PAPERS):
