@@ -17,13 +17,15 @@ Only new or changed rows are written and counted (bookkeeping times do not make 
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from ..transforms.papers import ARXIV_FIELDS, PAPER_COLUMNS, SHARED_FIELDS, papers_typed
+from ..transforms.papers import ARXIV_FIELDS, PAPER_COLUMNS, SHARED_FIELDS
+from ..transforms.terms import search_text_expr
 from . import term_index
 
 LISTING_KEY = ["source", "list_date", "paper_id"]
@@ -54,7 +56,7 @@ LAKE_TABLES = {
 # DuckDB's buffer pool for a load; beyond it DuckDB spills to <data root>/tmp/duckdb-spill.
 DEFAULT_MEMORY_MB = 1024
 SPILL_FOLDER = Path("tmp") / "duckdb-spill"
-_FAR_PAST = -(2**62)  # sorts below every real epoch: a missing time never wins
+_FAR_PAST = -(2**60)  # sorts below every real epoch (|epoch_us| < 2**51): a missing time never wins
 
 
 @dataclass
@@ -200,13 +202,14 @@ def _typed(relation: str | None, types: dict[str, str]) -> str:
 
 
 def _drop_temp(con, *names: str) -> None:
+    con.execute("drop view if exists temp.batch_listings")
     for name in names:
         con.execute(f"drop table if exists temp.{name}")
 
 
 _TEMP_TABLES = (
     "load_listing_rows", "load_paper_observations", "load_listings_to_write", "load_papers_to_write",
-    "load_touched_papers", "batch_listings", "batch_quarantine",
+    "load_touched_papers", "batch_quarantine", "load_arxiv_rows",
 )
 
 
@@ -215,18 +218,32 @@ def _load(con, run_id: int, checks, *, listings, listings_carry_papers, arxiv, p
     listing_types = {c: t for c, t in _column_types(con, "listings").items() if c in LISTING_COLUMNS}
     row_types = {**listing_types, **{c: paper_types[c] for c in LISTING_PAPER_FIELDS}}
     counts = LoadCounts()
-    con.execute("begin transaction")
+    # Staging and planning read the lake and the warehouse and write only temp tables, so they run
+    # before the transaction: committed temp tables can spill to disk, transaction-local ones
+    # cannot. The writer lock keeps anyone else from changing the warehouse in between.
+    _drop_temp(con, *_TEMP_TABLES)
     try:
-        _drop_temp(con, *_TEMP_TABLES)
         _stage_listings(con, listings, listings_carry_papers, arxiv, row_types, listing_types)
         _stage_paper_observations(con, arxiv, papers, paper_types)
         quarantine_rows = _typed(quarantine, {c: t for c, t in _QUARANTINE_TYPES.items()})
         con.execute(f"create temp table batch_quarantine as {quarantine_rows}")
         counts.listings_in = con.execute("select count(*) from load_listing_rows").fetchone()[0]
         counts.quarantined_in = con.execute("select count(*) from batch_quarantine").fetchone()[0]
-
-        counts.listings_new, counts.listings_changed = _merge_listings(con)
-        counts.papers_new, counts.papers_changed = _merge_papers(con)
+        counts.listings_new, counts.listings_changed = _planned_listings(con)
+        counts.papers_new, counts.papers_changed = _planned_papers(con)
+    except Exception:
+        _drop_temp(con, *_TEMP_TABLES)
+        raise
+    con.execute("begin transaction")
+    try:
+        # New rows by a plain insert (it streams to disk); only rows that replace stored ones need
+        # INSERT OR REPLACE, which holds its input in memory.
+        con.execute("insert into listings by name select * exclude (is_new) from load_listings_to_write where is_new")
+        con.execute("insert or replace into listings by name select * exclude (is_new) from load_listings_to_write where not is_new")
+        con.execute("insert into papers by name select * exclude (is_new, is_changed) from load_papers_to_write where is_new")
+        con.execute(
+            "insert or replace into papers by name select * exclude (is_new, is_changed) from load_papers_to_write where not is_new"
+        )
         if counts.listings_in:
             con.execute(PAPER_SOURCES_UPSERT.format(seen="load_listing_rows"))
         counts.quarantine_new = _inserted(con, "quarantine", QUARANTINE_INSERT.format(run_id=int(run_id)))
@@ -237,17 +254,19 @@ def _load(con, run_id: int, checks, *, listings, listings_carry_papers, arxiv, p
 
         con.execute(
             "create temp table load_touched_papers as "
-            "select paper_id from load_listings_to_write union select paper_id from load_papers_to_write"
+            "select paper_id from load_listings_to_write union select paper_id from load_papers_to_write where is_new or is_changed"
         )
-        term_index.refresh(con, "load_touched_papers")
+        # Index entries follow in bounded batches after the commit (term_index.catch_up); the
+        # papers due are recorded here, in the load's own transaction.
+        con.execute("insert or ignore into term_index_pending select paper_id from load_touched_papers")
         if checks is not None:
             # The checks read the batch as batch_listings (every row it brought) and batch_quarantine.
-            con.execute("create temp table batch_listings as select * from load_listing_rows")
+            con.execute("create or replace temp view batch_listings as select * from load_listing_rows")
             _check_batch(con, run_id, checks)
-        _drop_temp(con, *_TEMP_TABLES)
         con.execute("commit")
     except Exception as error:
         con.execute("rollback")
+        _drop_temp(con, *_TEMP_TABLES)
         results = getattr(error, "results", None)
         if checks is not None and results is not None:
             # The load is gone; what the checks found is kept, so the run can explain itself.
@@ -255,6 +274,8 @@ def _load(con, run_id: int, checks, *, listings, listings_carry_papers, arxiv, p
 
             record_results(con, run_id, results)
         raise
+    _drop_temp(con, *_TEMP_TABLES)
+    term_index.catch_up(con)
     return counts
 
 
@@ -307,28 +328,35 @@ def _stage_paper_observations(con, arxiv, papers, paper_types) -> None:
         else f"cast(null as {obs_types[c]}) as {c}"
         for c in columns
     )
+    # The newest observation per paper is picked by small keys (row ids), never by sorting the
+    # wide rows: a DuckDB aggregate of integers spills, a sort carrying abstracts needs memory.
+    newest_listing = _newest_row_ids(
+        "load_listing_rows where carries_paper", "paper_id",
+        [_epoch("fetched_at"), f"coalesce(list_date - date '0001-01-01', {_FAR_PAST})", _first("position")],
+    )
     parts.append(
-        f"""
-        select {from_listings}, 1 as observation_order
-        from load_listing_rows
-        where carries_paper
-        qualify row_number() over (
-            partition by paper_id order by fetched_at desc nulls last, list_date desc nulls last, position asc nulls last
-        ) = 1
-        """
+        f"select {from_listings}, 1 as observation_order from load_listing_rows where rowid in ({newest_listing})"
     )
     if arxiv is not None:
         typed = _typed(arxiv, {**obs_types, "fetched_at": "timestamptz", "position": "bigint"})
+        con.execute(f"create temp table load_arxiv_rows as {typed}")
+        newest_arxiv = _newest_row_ids("load_arxiv_rows", "paper_id", [_epoch("fetched_at"), _first("position")])
         parts.append(
-            f"""
-            select {', '.join(columns)}, 2 as observation_order
-            from ({typed})
-            qualify row_number() over (partition by paper_id order by fetched_at desc nulls last, position asc nulls last) = 1
-            """
+            f"select {', '.join(columns)}, 2 as observation_order from load_arxiv_rows where rowid in ({newest_arxiv})"
         )
     if papers is not None:
         parts.append(f"select *, 3 as observation_order from ({_typed(papers, obs_types)})")
     con.execute("create temp table load_paper_observations as " + " union all ".join(f"({p})" for p in parts))
+
+
+def _newest_row_ids(relation: str, key: str, order: list[str]) -> str:
+    """SQL: the rowid of the row with the greatest `order` list per `key` in `relation`."""
+    return f"select arg_max(rowid, [{', '.join(order)}]) from {relation} group by {key}"
+
+
+def _first(column: str) -> str:
+    """Sort key component: smaller values win, a null loses (ascending, nulls last)."""
+    return f"-coalesce({column}::bigint, {2**40})"
 
 
 def _inserted(con, table: str, sql: str) -> int:
@@ -340,8 +368,8 @@ def _inserted(con, table: str, sql: str) -> int:
 _LISTING_COMPARED = [c for c in LISTING_COLUMNS if c not in LISTING_KEY]
 
 
-def _merge_listings(con) -> tuple[int, int]:
-    """Write the batch's listing rows that are new or beat (and differ from) the stored row."""
+def _planned_listings(con) -> tuple[int, int]:
+    """load_listings_to_write: the batch's listing rows that are new or beat (and differ from) the stored row."""
     beats = (
         "(i.fetched_at > e.fetched_at"
         " or (i.fetched_at = e.fetched_at and i.position < e.position)"
@@ -354,10 +382,8 @@ def _merge_listings(con) -> tuple[int, int]:
         with incoming as (
             select {', '.join(LISTING_COLUMNS)}
             from load_listing_rows
-            qualify row_number() over (
-                partition by source, list_date, paper_id
-                order by fetched_at desc nulls last, position asc nulls last, origin, raw_sha256
-            ) = 1
+            where rowid in ({_newest_row_ids("load_listing_rows", "source, list_date, paper_id",
+                                             [_epoch("fetched_at"), _first("position")])})
         )
         select i.*, e.paper_id is null as is_new
         from incoming as i
@@ -368,8 +394,6 @@ def _merge_listings(con) -> tuple[int, int]:
     new, changed = con.execute(
         "select count(*) filter (where is_new), count(*) filter (where not is_new) from load_listings_to_write"
     ).fetchone()
-    if new + changed:
-        con.execute("insert or replace into listings by name select * exclude (is_new) from load_listings_to_write")
     return new, changed
 
 
@@ -377,28 +401,51 @@ def _epoch(column: str) -> str:
     return f"coalesce(epoch_us({column}), {_FAR_PAST})"
 
 
+# The order that decides each field, packed into one number per observation (cheap to compare,
+# unlike a list per row and field): [arXiv time], [arXiv time, HF time], [HF time, observed_at],
+# each followed by the tie-break (the stored row, observation 0, wins a tie, as it comes first in
+# transforms/papers.py). Times are microseconds below 2**51, so the packing cannot overflow.
+_ORDER_KEYS = {
+    "arxiv_key": f"{_epoch('arxiv_observed_at')} * 4 + (3 - observation_order)",
+    "shared_key": f"{_epoch('arxiv_observed_at')}::hugeint * (2::hugeint ** 66)::hugeint"
+                  f" + {_epoch('hf_observed_at')} * 4 + (3 - observation_order)",
+    "hf_key": f"{_epoch('hf_observed_at')}::hugeint * (2::hugeint ** 66)::hugeint"
+              f" + {_epoch('observed_at')} * 4 + (3 - observation_order)",
+}
+
+
 def _newest(column: str) -> str:
     """SQL aggregate: the value of the observation that wins `column` (newest non-null, by its source's time)."""
-    if column in ARXIV_FIELDS:
-        order = ["arxiv_observed_at"]
-    elif column in SHARED_FIELDS:
-        order = ["arxiv_observed_at", "hf_observed_at"]
-    else:
-        order = ["hf_observed_at", "observed_at"]
-    # The stored row is observation 0: it wins a tie, as it comes first in transforms/papers.py.
-    key = "[" + ", ".join([_epoch(c) for c in order] + ["-observation_order"]) + "]"
+    key = "arxiv_key" if column in ARXIV_FIELDS else "shared_key" if column in SHARED_FIELDS else "hf_key"
     return f"arg_max({column}, {key}) filter (where {column} is not null) as {column}"
 
 
-# Search text in SQL: the twin of transforms/terms.py search_text_expr (a property test proves it).
-SEARCH_TEXT_SQL = (
-    "regexp_replace(' ' || array_to_string(term_words_of({title}), ' ') || ' | ' "
-    "|| array_to_string(term_words_of({abstract}), ' ') || ' ', ' {{2,}}', ' ', 'g')"
-)
+_SEARCH_TEXT_REGISTERED: "weakref.WeakSet[duckdb.DuckDBPyConnection]" = weakref.WeakSet()
 
 
-def _merge_papers(con) -> tuple[int, int]:
-    """Merge the batch's paper observations with the stored rows; write rows that are new or changed."""
+def search_text_function(con: duckdb.DuckDBPyConnection) -> str:
+    """Register (once per connection) pt_search_text(title, abstract): transforms/terms.py's search text.
+
+    A vectorized (Arrow) function that runs search_text_expr on each chunk DuckDB hands it, so
+    the load computes search texts inside its SQL by the one definition of a word, with no SQL twin.
+    """
+    if con not in _SEARCH_TEXT_REGISTERED:
+        from duckdb import sqltypes
+
+        def search_texts(titles, abstracts):
+            frame = pl.DataFrame({"title": pl.from_arrow(titles), "abstract": pl.from_arrow(abstracts)})
+            return frame.select(search_text_expr(pl.col("title"), pl.col("abstract"))).to_series().to_arrow()
+
+        con.create_function(
+            "pt_search_text", search_texts, [sqltypes.VARCHAR, sqltypes.VARCHAR], sqltypes.VARCHAR,
+            type="arrow", null_handling="special", side_effects=False,
+        )
+        _SEARCH_TEXT_REGISTERED.add(con)
+    return "pt_search_text"
+
+
+def _planned_papers(con) -> tuple[int, int]:
+    """load_papers_to_write: the batch's observations merged with the stored rows, where that is new or changed."""
     fields = [c for c in PAPER_COLUMNS if c not in ("paper_id", "search_text", *OBSERVATION_TIMES)]
     columns = [c for c in PAPER_COLUMNS if c != "search_text"]
     list_columns = {c for c, t in _column_types(con, "papers").items() if t.endswith("[]")}
@@ -413,41 +460,88 @@ def _merge_papers(con) -> tuple[int, int]:
     )
     compared = [c for c in PAPER_COLUMNS if c != "paper_id" and c not in OBSERVATION_TIMES]
     differs = " or ".join(f"m.{c} is distinct from e.{c}" for c in compared)
-    con.execute(
+    # A newer observation time alone is written too (so the stored row depends only on the set of
+    # observations, whatever order they came in), but it does not count as a change.
+    times_differ = " or ".join(f"m.{c} is distinct from e.{c}" for c in OBSERVATION_TIMES)
+    # The merge keeps each paper's winning values in aggregate state, which DuckDB holds in memory:
+    # papers are merged in as many hash partitions as keep that state well under the memory limit.
+    partitions = _partitions(con)
+    search_text = search_text_function(con)
+    for part in range(partitions):
+        mine = f"hash(paper_id) % {partitions} = {part}"
+        con.execute(
         f"""
-        create temp table load_papers_to_write as
-        with observations as (
+        {'create temp table load_papers_to_write as' if part == 0 else 'insert into load_papers_to_write'}
+        with incoming as (
+            select * from load_paper_observations where {mine}
+        ),
+        observations as (
             select {', '.join(columns)}, 0 as observation_order
-            from papers semi join load_paper_observations using (paper_id)
+            from papers semi join incoming using (paper_id)
             union all
-            select {', '.join(columns)}, observation_order from load_paper_observations
+            select {', '.join(columns)}, observation_order from incoming
         ),
         normalized as (
             select {normalized}, observation_order from observations
+        ),
+        keyed as (
+            select *, {', '.join(f'{v} as {k}' for k, v in _ORDER_KEYS.items())} from normalized
         ),
         merged as (
             select
                 paper_id,
                 {', '.join(_newest(c) for c in fields)},
                 {', '.join(f'max({t}) as {t}' for t in OBSERVATION_TIMES)}
-            from normalized
+            from keyed
             group by paper_id
         ),
-        searchable as (
-            select *, {SEARCH_TEXT_SQL.format(title='title', abstract='abstract')} as search_text from merged
+        compared as (
+            select
+                m.*,
+                -- The search text is computed only where title or abstract is new.
+                case
+                    when e.paper_id is not null and m.title is not distinct from e.title
+                         and m.abstract is not distinct from e.abstract then e.search_text
+                    else {search_text}(m.title, m.abstract)
+                end as search_text
+            from merged as m
+            left join papers as e on e.paper_id = m.paper_id
         )
-        select m.*, e.paper_id is null as is_new
-        from searchable as m
+        select m.*, e.paper_id is null as is_new, coalesce({differs}, false) as is_changed
+        from compared as m
         left join papers as e on e.paper_id = m.paper_id
-        where e.paper_id is null or {differs}
+        where e.paper_id is null or {differs} or {times_differ}
         """
-    )
+        )
     new, changed = con.execute(
-        "select count(*) filter (where is_new), count(*) filter (where not is_new) from load_papers_to_write"
+        "select count(*) filter (where is_new), count(*) filter (where not is_new and is_changed) from load_papers_to_write"
     ).fetchone()
-    if new + changed:
-        con.execute("insert or replace into papers by name select * exclude (is_new) from load_papers_to_write")
     return new, changed
+
+
+_UNITS = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+# Bytes of aggregate state per paper besides its text (lists, times, hash table), a generous guess.
+_STATE_BYTES_PER_PAPER = 1024
+
+
+def memory_limit_bytes(con) -> int:
+    """DuckDB's memory_limit for this database, in bytes."""
+    text = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    number, _, unit = str(text).strip().partition(" ")
+    return int(float(number) * _UNITS.get(unit.strip().upper() or "B", 1))
+
+
+def _partitions(con) -> int:
+    """How many hash partitions keep one partition's merge state under a quarter of memory_limit."""
+    size = con.execute(
+        f"""
+        select coalesce(sum(coalesce(strlen(title), 0) + coalesce(strlen(abstract), 0) + coalesce(strlen(ai_summary), 0)
+                            + coalesce(strlen(comments), 0) + {_STATE_BYTES_PER_PAPER}), 0)
+        from load_paper_observations
+        """
+    ).fetchone()[0]
+    # Stored rows of the same papers join the merge too: count the batch twice.
+    return max(1, -(-2 * int(size) // max(memory_limit_bytes(con) // 4, 1)))
 
 
 def _check_batch(con, run_id: int, context) -> None:

@@ -27,13 +27,14 @@ from ..transforms.terms import words_expr
 ALL_PAPERS_WORD_ID = 0
 HF_SOURCE_PATTERN = "hf_%"
 ARXIV_SOURCE = "arxiv"
-BATCH_PAPERS = 100_000
+# Papers tokenized per batch: their texts pass through DuckDB results and Polars, so this bounds memory.
+BATCH_PAPERS = 25_000
 
 _PAPER_STATE_SQL = """
 with affected as (
     select paper_id from touched_paper_ids
     union
-    select paper_id from papers anti join term_papers using (paper_id)
+    select paper_id from papers anti join term_papers using (paper_id) where $unindexed
 ),
 
 listing_state as (
@@ -115,17 +116,19 @@ def postings_of(papers: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def refresh(con: duckdb.DuckDBPyConnection, touched_paper_ids: pl.Series | str, fts: bool = True) -> int:
-    """Bring the index up to date for these papers (and any never indexed); returns papers indexed.
+def refresh(
+    con: duckdb.DuckDBPyConnection, touched_paper_ids: pl.Series | str, fts: bool = True, unindexed: bool = True
+) -> int:
+    """Bring the index up to date for these papers (and, with `unindexed`, any never indexed); returns papers indexed.
 
     `touched_paper_ids` is a Series of ids or the name of a table with a paper_id column.
-    Runs in the caller's transaction: a load and its index changes commit together.
+    Runs in the caller's transaction: changes and their index entries commit together.
     """
     if isinstance(touched_paper_ids, str):
         con.execute(f"create or replace temp view touched_paper_ids as select distinct paper_id from {touched_paper_ids}")
     else:
         con.register("touched_paper_ids", pl.DataFrame({"paper_id": touched_paper_ids.cast(pl.String).unique()}))
-    state = con.execute(_PAPER_STATE_SQL, {"hf": HF_SOURCE_PATTERN, "arxiv": ARXIV_SOURCE}).pl()
+    state = con.execute(_PAPER_STATE_SQL, {"hf": HF_SOURCE_PATTERN, "arxiv": ARXIV_SOURCE, "unindexed": unindexed}).pl()
     # Papers that left the warehouse (a title-only paper merged into its arXiv id) leave the index too.
     con.register("still_indexable", state.select("paper_id"))
     gone = con.execute(
@@ -144,6 +147,35 @@ def refresh(con: duckdb.DuckDBPyConnection, touched_paper_ids: pl.Series | str, 
     if fts and state.height:
         mark_fts_stale(con)
     return state.height
+
+
+def catch_up(con: duckdb.DuckDBPyConnection, batch_papers: int = BATCH_PAPERS, fts: bool = True) -> int:
+    """Index the pending papers (term_index_pending) and any never indexed, one bounded batch per transaction.
+
+    Returns how many papers were indexed. Call outside a transaction (a load calls it after its
+    commit). Each batch commits its index entries and takes its papers off the pending list
+    together, so an interrupted catch-up resumes where it stopped.
+    """
+    con.execute("insert or ignore into term_index_pending select paper_id from papers anti join term_papers using (paper_id)")
+    total = 0
+    while True:
+        con.execute("begin transaction")
+        try:
+            con.execute(
+                "create or replace temp table term_index_batch as "
+                f"select paper_id from term_index_pending order by paper_id limit {int(batch_papers)}"
+            )
+            taken = con.execute("select count(*) from term_index_batch").fetchone()[0]
+            if taken:
+                total += refresh(con, "term_index_batch", fts=fts, unindexed=False)
+                con.execute("delete from term_index_pending where paper_id in (select paper_id from term_index_batch)")
+            con.execute("drop table term_index_batch")
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+        if not taken:
+            return total
 
 
 def mark_fts_stale(con: duckdb.DuckDBPyConnection) -> None:
@@ -206,7 +238,12 @@ def _refresh_batch(con: duckdb.DuckDBPyConnection, state: pl.DataFrame) -> None:
     con.unregister("state")
     _retract(con, old)
 
-    next_key = con.execute("select coalesce(max(paper_key), 0) + 1 from term_papers").fetchone()[0]
+    # Re-indexed papers keep their keys (taken out just above): a new key must lie above those too,
+    # or a new paper would share the key of a re-indexed paper that held the highest one.
+    next_key = max(
+        con.execute("select coalesce(max(paper_key), 0) + 1 from term_papers").fetchone()[0],
+        (old["paper_key"].max() or 0) + 1 if old.height else 1,
+    )
     known_keys = old.select("paper_id", "paper_key")
     keyed = state.join(known_keys, on="paper_id", how="left")
     new_keys = keyed.filter(pl.col("paper_key").is_null()).with_row_index("offset")
