@@ -129,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     rising.set_defaults(handler=cmd_rising)
 
     search = commands.add_parser("search", parents=[common], help="papers ranked by BM25 over title and abstract")
-    search.add_argument("text", metavar="TEXT", help="search words")
+    search.add_argument("text", metavar="TEXT", nargs="?", help="search words")
+    search.add_argument("--refresh-index", action="store_true",
+                        help="first catch the search index up with the warehouse (a writer; run it on a schedule)")
     search.add_argument("--since", type=_date, help="first list date counted")
     search.add_argument("--until", type=_date, help="last list date counted")
     _filtered(search)
@@ -374,12 +376,28 @@ def cmd_search(args) -> int:
     """Papers ranked by BM25 (DuckDB fts) over title and abstract, with the trend filters."""
     from ..warehouse import analytics
 
+    from ..warehouse import term_index
+
     settings = _settings(args)
+    if args.refresh_index:
+        rebuilt, seconds, papers = term_index.refresh_search_index(settings.warehouse_path, settings.writer_wait)
+        print(f"search index {'rebuilt' if rebuilt else 'already current'}: {papers} papers, {seconds:.1f}s", file=sys.stderr)
+    if args.text is None:
+        if args.refresh_index:
+            return EXIT_OK
+        raise UserError("search needs TEXT (or --refresh-index alone)")
     con = connection.open_reader(settings.warehouse_path, settings.reader_wait)
     try:
-        frame = analytics.search(con, args.text, since=args.since, until=args.until, limit=args.limit, **_filters(args))
+        lag = term_index.search_lag(con)
+        if lag.built:
+            frame = analytics.search(con, args.text, since=args.since, until=args.until, limit=args.limit, **_filters(args))
     finally:
         con.close()
+    if not lag.built:
+        raise UserError(lag.describe())
+    if not lag.current:
+        # Never silently stale: results come from the index as last built.
+        print(f"warning: {lag.describe()}", file=sys.stderr)
     write_frame(frame, args.format)
     return EXIT_OK
 
@@ -418,6 +436,8 @@ def cmd_status(args) -> int:
     print(f"listings    {state['listings']} on {state['list_dates']} list dates "
           f"({state['first_list_date'] or '-'} .. {state['last_list_date'] or '-'})")
     print(f"quarantined {state['quarantined']} items")
+    if state.get("search_index"):
+        print(f"search      {state['search_index']}")
     for title, key in (("\nby source", "by_source"), ("\nquarantine reasons", "quarantine_reasons"), ("\nrecent runs", "recent_runs"),
                        ("\nlast run: stages", "last_run_stages"), ("\nlast run: data checks", "last_run_checks")):
         if state[key].height:

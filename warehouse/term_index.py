@@ -17,6 +17,8 @@ touched paper's old contribution, rewrites its postings and adds the new contrib
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -145,7 +147,7 @@ def refresh(
     for batch in state.iter_slices(BATCH_PAPERS):
         _refresh_batch(con, batch)
     if fts and state.height:
-        mark_fts_stale(con)
+        mark_fts_stale(con, state.height)
     return state.height
 
 
@@ -178,9 +180,12 @@ def catch_up(con: duckdb.DuckDBPyConnection, batch_papers: int = BATCH_PAPERS, f
             return total
 
 
-def mark_fts_stale(con: duckdb.DuckDBPyConnection) -> None:
-    """Note that papers changed since the BM25 index was built (rebuilt once at the end of a run)."""
-    con.execute("update search_index_state set stale = true")
+def mark_fts_stale(con: duckdb.DuckDBPyConnection, papers: int = 1) -> None:
+    """Note that `papers` papers changed since the BM25 index was built (it is rebuilt on its own schedule)."""
+    con.execute(
+        "update search_index_state set stale = true, papers_behind = coalesce(papers_behind, 0) + ?, "
+        "behind_since = coalesce(behind_since, now())", [int(papers)]
+    )
 
 
 def fts_is_stale(con: duckdb.DuckDBPyConnection) -> bool:
@@ -189,19 +194,77 @@ def fts_is_stale(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(row and row[0])
 
 
+@dataclass(frozen=True)
+class SearchLag:
+    """How far the BM25 search index is behind the warehouse."""
+
+    built: bool                      # an index exists at all
+    papers_behind: int               # papers new or changed since it was built (0: current)
+    behind_since: dt.datetime | None  # first change after the build
+    rebuilt_at: dt.datetime | None
+
+    @property
+    def current(self) -> bool:
+        return self.built and self.papers_behind == 0
+
+    def describe(self) -> str:
+        """One line for `status` and `search`."""
+        if not self.built:
+            return "no search index yet: run `papertrends search --refresh-index` to build it"
+        if self.current:
+            return f"search index current (built {self.rebuilt_at:%Y-%m-%d %H:%M} UTC)" if self.rebuilt_at else "search index current"
+        since = f" since {self.behind_since:%Y-%m-%d %H:%M} UTC" if self.behind_since else ""
+        return (f"search index behind the warehouse by {self.papers_behind} new or changed paper(s){since}; "
+                "`papertrends search --refresh-index` catches it up")
+
+
+def search_lag(con: duckdb.DuckDBPyConnection) -> SearchLag:
+    """How far the BM25 index is behind the papers table (read-only)."""
+    built = con.execute("select count(*) from duckdb_schemas() where schema_name = 'fts_main_papers'").fetchone()[0] > 0
+    row = con.execute("select stale, papers_behind, behind_since, rebuilt_at from search_index_state").fetchone()
+    stale, behind, since, rebuilt = row if row else (True, None, None, None)
+    if not built:
+        behind = con.execute("select count(*) from papers").fetchone()[0]
+    elif stale and not behind:
+        behind = 1  # marked stale by an older papertrends that did not count
+    return SearchLag(built, int(behind or 0) if (stale or not built) else 0, since, rebuilt)
+
+
 def rebuild_fts_if_stale(con: duckdb.DuckDBPyConnection) -> bool:
-    """Rebuild the BM25 index when loads marked it stale; returns whether it rebuilt."""
-    if not fts_is_stale(con):
+    """Rebuild the BM25 index when loads marked it stale (or it was never built); returns whether it rebuilt."""
+    built = con.execute("select count(*) from duckdb_schemas() where schema_name = 'fts_main_papers'").fetchone()[0] > 0
+    if built and not fts_is_stale(con):
         return False
     con.execute("begin transaction")
     try:
         rebuild_fts(con)
-        con.execute("update search_index_state set stale = false, rebuilt_at = now()")
+        con.execute("update search_index_state set stale = false, rebuilt_at = now(), papers_behind = 0, behind_since = null")
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
     return True
+
+
+def refresh_search_index(warehouse_path: Path, wait_seconds: float) -> tuple[bool, float, int]:
+    """Catch the BM25 index up with the warehouse, as its own writer (the writer lock is taken).
+
+    Returns (rebuilt, seconds, papers indexed). This is the search index's own schedule: ingests
+    only count what changed (search_lag), so none of them waits for a whole-corpus rebuild.
+    """
+    import time
+
+    from . import connection, locks
+
+    started = time.monotonic()
+    with locks.writer_lock(warehouse_path.parent, wait_seconds, "search-index"):
+        con = connection.open_writer(warehouse_path, wait_seconds)
+        try:
+            rebuilt = rebuild_fts_if_stale(con)
+            papers = con.execute("select count(*) from papers").fetchone()[0]
+        finally:
+            con.close()
+    return rebuilt, time.monotonic() - started, papers
 
 
 def _retract(con: duckdb.DuckDBPyConnection, old: pl.DataFrame) -> None:
