@@ -56,6 +56,8 @@ LAKE_TABLES = {
 # DuckDB's buffer pool for a load; beyond it DuckDB spills to <data root>/tmp/duckdb-spill.
 DEFAULT_MEMORY_MB = 1024
 SPILL_FOLDER = Path("tmp") / "duckdb-spill"
+# A load writing fewer rows than this leaves them in the write-ahead log at close (no checkpoint).
+SMALL_LOAD_ROWS = 10_000
 _FAR_PAST = -(2**60)  # sorts below every real epoch (|epoch_us| < 2**51): a missing time never wins
 
 
@@ -184,8 +186,9 @@ def _literal(text: str) -> str:
 def _column_types(con, table: str) -> dict[str, str]:
     """Column name -> DuckDB type of a warehouse table, from its DDL."""
     rows = con.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_name = ? and table_schema = 'main' order by ordinal_position", [table]
+        "select column_name, data_type from duckdb_columns() "
+        "where table_name = ? and schema_name = 'main' and database_name = current_database() order by column_index",
+        [table],
     ).fetchall()
     return dict(rows)
 
@@ -230,7 +233,7 @@ def _load(con, run_id: int, checks, *, listings, listings_carry_papers, arxiv, p
         counts.listings_in = con.execute("select count(*) from load_listing_rows").fetchone()[0]
         counts.quarantined_in = con.execute("select count(*) from batch_quarantine").fetchone()[0]
         counts.listings_new, counts.listings_changed = _planned_listings(con)
-        counts.papers_new, counts.papers_changed = _planned_papers(con)
+        counts.papers_new, counts.papers_changed = _planned_papers(con, paper_types)
     except Exception:
         _drop_temp(con, *_TEMP_TABLES)
         raise
@@ -276,6 +279,11 @@ def _load(con, run_id: int, checks, *, listings, listings_carry_papers, arxiv, p
         raise
     _drop_temp(con, *_TEMP_TABLES)
     term_index.catch_up(con)
+    if counts.papers_new + counts.papers_changed + counts.listings_new + counts.listings_changed < SMALL_LOAD_ROWS:
+        # Closing would checkpoint, rewriting the partly filled last row group of papers (seconds,
+        # whatever the load's size); a small load stays in the write-ahead log instead, which DuckDB
+        # checkpoints by itself once it passes checkpoint_threshold, or the next big load's close does.
+        con.execute("pragma disable_checkpoint_on_shutdown")
     return counts
 
 
@@ -444,11 +452,11 @@ def search_text_function(con: duckdb.DuckDBPyConnection) -> str:
     return "pt_search_text"
 
 
-def _planned_papers(con) -> tuple[int, int]:
+def _planned_papers(con, paper_types: dict[str, str]) -> tuple[int, int]:
     """load_papers_to_write: the batch's observations merged with the stored rows, where that is new or changed."""
     fields = [c for c in PAPER_COLUMNS if c not in ("paper_id", "search_text", *OBSERVATION_TIMES)]
     columns = [c for c in PAPER_COLUMNS if c != "search_text"]
-    list_columns = {c for c, t in _column_types(con, "papers").items() if t.endswith("[]")}
+    list_columns = {c for c, t in paper_types.items() if t.endswith("[]")}
     # An empty author or keyword list says 'not known here', like a null.
     normalized = ", ".join(
         f"case when len({c}) > 0 then {c} end as {c}" if c in list_columns
