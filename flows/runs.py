@@ -47,6 +47,7 @@ def begin_writer_run(settings: Settings, flow_name: str, arguments: dict) -> int
         try:
             interrupted = ledger.close_interrupted_runs(con)
             run_id = ledger.start_run(con, flow_name, arguments)
+            con.execute("pragma disable_checkpoint_on_shutdown")  # see end_writer_run
         finally:
             con.close()
     except BaseException:
@@ -71,6 +72,9 @@ def end_writer_run(settings: Settings, report) -> None:
             ledger.record_run_report(con, report.run_id, getattr(report, "stages", []), report.warnings)
             # The BM25 search index is not rebuilt here (a whole-corpus rebuild per run); loads count
             # what it is behind by, and `papertrends search --refresh-index` catches it up.
+            # A few ledger rows do not warrant a checkpoint at close (it would rewrite the last row
+            # group of papers a small load left in the WAL); DuckDB checkpoints past checkpoint_threshold.
+            con.execute("pragma disable_checkpoint_on_shutdown")
         finally:
             con.close()
     finally:
