@@ -46,7 +46,7 @@ def test_a_run_stores_its_stages_checks_and_warnings_and_publishes_them(tmp_path
     assert [s["stage"] for s in stages] == ["land", "normalize", "load+checks"]
     assert stages[0]["items"] == report.inputs and stages[1]["items"] == report.items_in
     assert all(s["seconds"] >= 0 for s in stages)
-    assert last["checks"].height == 6 and last["checks"]["passed"].all()
+    assert last["checks"].height == 5 and last["checks"]["passed"].all()
 
     code = main(["--home", str(home), "status", "--format", "json"])
     state = json.loads(capsys.readouterr().out)
