@@ -98,13 +98,17 @@ def bound_memory(con: duckdb.DuckDBPyConnection, megabytes: int = DEFAULT_MEMORY
     """
     if spill_dir is None:
         row = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()
-        base = Path(row[0]).parent if row and row[0] else Path.cwd()
+        if row and row[0]:
+            base = Path(row[0]).parent
+        else:  # an in-memory database has no data root
+            import tempfile
+
+            base = Path(tempfile.gettempdir()) / "papertrends"
         spill_dir = base / SPILL_FOLDER
     spill_dir.mkdir(parents=True, exist_ok=True)
     con.execute(f"set memory_limit = '{int(megabytes)}MB'")
     con.execute(f"set temp_directory = {_literal(str(spill_dir))}")
-    # Insertion order is not needed by any load statement; without it DuckDB can stream more.
-    con.execute("set preserve_insertion_order = false")
+    # preserve_insertion_order stays on: the term index inserts sorted rows so zone maps can skip.
     return spill_dir
 
 
@@ -118,13 +122,17 @@ def load_lake_files(
 
     `files_by_table` maps lake tables (LAKE_TABLES: listings, arxiv, papers, quarantine,
     arxiv_deleted) to Parquet files; files are read with read_parquet, so the rows never pass
-    through Python. Call bound_memory(con) first to cap DuckDB's memory (it spills beyond).
+    through Python. DuckDB's memory is capped by bound_memory(con) (DEFAULT_MEMORY_MB, spilling to
+    <data root>/tmp/duckdb-spill) unless the caller set a limit of its own.
     With `checks` (a warehouse.checks.CheckContext) the declared data checks run inside the
     transaction; if any fails the load is rolled back and ChecksFailed is raised.
     """
     unknown = set(files_by_table) - set(LAKE_TABLES)
     if unknown:
         raise ValueError(f"unknown lake table(s) {sorted(unknown)}; known: {sorted(LAKE_TABLES)}")
+    if memory_limit_bytes(con) > 4 * DEFAULT_MEMORY_MB * 2**20:
+        # Still DuckDB's default (80% of RAM): cap it, spilling beside the warehouse.
+        bound_memory(con)
 
     def parquet(table: str) -> str | None:
         files = [str(f) for f in files_by_table.get(table) or []]
