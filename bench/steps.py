@@ -87,6 +87,54 @@ def step_papertrends_tasks(corpus: str, home: str, profile: str | None = None) -
     }
 
 
+def step_papertrends_lake_load(corpus: str, home: str, memory_mb: int = 1024) -> dict:
+    """Like papertrends_tasks, but the load reads the lake files inside DuckDB (loads.load_lake_files)
+    under a memory_limit, instead of reading them into Polars first."""
+    from papertrends.core.settings import load_settings
+    from papertrends.flows import ingest, runs
+    from papertrends.warehouse import connection, loads
+
+    _fresh(Path(home))
+    settings = load_settings(home)
+    phases, peaks = {}, {}
+    started = time.perf_counter()
+    run_id = runs.begin_writer_run(settings, "ingest-files", {"paths": [corpus], "bench": True})
+    t = time.perf_counter()
+    landed = ingest.land_files.fn(settings, [os.path.join(corpus, "hf")], None)
+    phases["land"], peaks["land"] = time.perf_counter() - t, _peak_mb()
+    t = time.perf_counter()
+    normalized = ingest.normalize_to_lake.fn(settings, landed)
+    phases["normalize"], peaks["normalize"] = time.perf_counter() - t, _peak_mb()
+    t = time.perf_counter()
+    files = {"listings": [f for f in normalized["files"] if "/listings/" in f],
+             "quarantine": [f for f in normalized["files"] if "/quarantine/" in f]}
+    con = connection.open_writer(settings.warehouse_path)
+    loads.bound_memory(con, memory_mb)
+    original_catch_up = loads.term_index.catch_up
+    index_seconds = []
+
+    def timed_catch_up(*args, **kwargs):
+        began = time.perf_counter()
+        try:
+            return original_catch_up(*args, **kwargs)
+        finally:
+            index_seconds.append(time.perf_counter() - began)
+
+    loads.term_index.catch_up = timed_catch_up
+    try:
+        counts = loads.load_lake_files(con, files, run_id)
+    finally:
+        loads.term_index.catch_up = original_catch_up
+    phases["load"], peaks["load"] = time.perf_counter() - t, _peak_mb()
+    phases["of which term index"] = sum(index_seconds)
+    papers, = con.execute("select count(*) from papers").fetchone()
+    con.close()
+    work = time.perf_counter() - started
+    return {"work_seconds": work, "phases": phases, "peak_mb_after": peaks, "inputs": len(landed),
+            "items_in": normalized["items_in"], "papers": papers, "papers_new": counts.papers_new,
+            "memory_mb": memory_mb}
+
+
 def step_papertrends_flow(corpus: str, home: str, prefect_home: str) -> dict:
     """The real Prefect flow `ingest_files` (temporary local Prefect server included)."""
     os.environ["PREFECT_HOME"] = prefect_home

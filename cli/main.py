@@ -237,7 +237,9 @@ def rising(**_):
 
 @cli.command(context_settings=CONTEXT)
 @home_option
-@click.argument("text", metavar="TEXT")
+@click.argument("text", metavar="TEXT", required=False)
+@click.option("--refresh-index", is_flag=True,
+              help="first catch the search index up with the warehouse (a writer; run it on a schedule)")
 @click.option("--since", type=DATE, help="first list date counted")
 @click.option("--until", type=DATE, help="last list date counted")
 @filter_options
@@ -638,16 +640,30 @@ def cmd_rising(args) -> int:
 
 def cmd_search(args) -> int:
     """Papers ranked by BM25 (DuckDB fts) over title and abstract, with the trend filters."""
-    from ..warehouse import analytics
+    from ..warehouse import analytics, term_index
 
     _range(args.since, args.until)
     settings = _settings(args)
+    if args.refresh_index:
+        rebuilt, seconds, papers = term_index.refresh_search_index(settings.warehouse_path, settings.writer_wait)
+        print(f"search index {'rebuilt' if rebuilt else 'already current'}: {papers} papers, {seconds:.1f}s", file=sys.stderr)
+    if args.text is None:
+        if args.refresh_index:
+            return EXIT_OK
+        raise UserError("search needs TEXT (or --refresh-index alone)")
     con = _open(settings)
     try:
-        frame = analytics.search(con, args.text, since=args.since, until=args.until, limit=args.limit, **_filters(args))
-        _category_hint(con, args)
+        lag = term_index.search_lag(con)
+        if lag.built:
+            frame = analytics.search(con, args.text, since=args.since, until=args.until, limit=args.limit, **_filters(args))
+            _category_hint(con, args)
     finally:
         con.close()
+    if not lag.built:
+        raise UserError(lag.describe())
+    if not lag.current:
+        # Never silently stale: results come from the index as last built.
+        print(f"warning: {lag.describe()}", file=sys.stderr)
     write_frame(frame, args.format)
     return EXIT_OK
 
@@ -696,6 +712,8 @@ def cmd_status(args) -> int:
     print(f"listings    {state['listings']} on {state['list_dates']} list dates "
           f"({state['first_list_date'] or '-'} .. {state['last_list_date'] or '-'})")
     print(f"quarantined {state['quarantined']} items")
+    if state.get("search_index"):
+        print(f"search      {state['search_index']}")
     for title, key in (("\nby source", "by_source"), ("\nquarantine reasons", "quarantine_reasons"), ("\nrecent runs", "recent_runs"),
                        ("\nlast run: stages", "last_run_stages"), ("\nlast run: data checks", "last_run_checks")):
         if state[key].height:

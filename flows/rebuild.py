@@ -110,7 +110,10 @@ def rebuild_from_raw(home: str | None = None) -> RunReport:
             shutil.rmtree(new_lake, ignore_errors=True)
             _remove_duckdb_file(new_warehouse)
             raise
-        con.close()  # checkpoints: the new file is complete on its own before it is moved
+        # The new file must be complete on its own before it is moved (its write-ahead log would be
+        # left behind): checkpoint explicitly, as a small load skips the checkpoint at close.
+        con.execute("checkpoint")
+        con.close()
         _swap_in(settings, new_lake, new_warehouse)
     run_logger().info(f"rebuilt from {report.inputs} raw input(s) in {report.seconds:.1f}s")
     publish_report(report, settings)

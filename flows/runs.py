@@ -48,6 +48,7 @@ def begin_writer_run(settings: Settings, flow_name: str, arguments: dict) -> int
         try:
             interrupted = ledger.close_interrupted_runs(con)
             run_id = ledger.start_run(con, flow_name, arguments)
+            con.execute("pragma disable_checkpoint_on_shutdown")  # see end_writer_run
         finally:
             con.close()
     except BaseException:
@@ -70,25 +71,17 @@ def end_writer_run(settings: Settings, report) -> None:
             message = "; ".join(report.failures + report.warnings)[:4000]
             ledger.finish_run(con, report.run_id, report.status, message, **report.counts())
             ledger.record_run_report(con, report.run_id, getattr(report, "stages", []), report.warnings)
-            if not getattr(report, "interrupted", False):  # a stopping process does no optional work
-                _rebuild_search_index(con)
+            # The BM25 search index is not rebuilt here (a whole-corpus rebuild per run); loads count
+            # what it is behind by, and `papertrends search --refresh-index` catches it up.
+            # A few ledger rows do not warrant a checkpoint at close (it would rewrite the last row
+            # group of papers a small load left in the WAL); DuckDB checkpoints past checkpoint_threshold.
+            con.execute("pragma disable_checkpoint_on_shutdown")
         finally:
             con.close()
     finally:
         lock = _run_locks.pop(report.run_id, None)
         if lock is not None:
             lock.release()
-
-
-def _rebuild_search_index(con) -> None:
-    """Bring the BM25 index up to date once per run; a failure is logged, never fails the run."""
-    from ..warehouse import term_index
-
-    try:
-        if term_index.rebuild_fts_if_stale(con):
-            logging.getLogger("papertrends").info("search index rebuilt")
-    except Exception as error:  # search is a convenience; the loaded data stands without it
-        logging.getLogger("papertrends").warning(f"search index not rebuilt: {error}")
 
 
 def report_tables(settings: Settings, run_id: int) -> dict:

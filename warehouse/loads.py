@@ -1,22 +1,31 @@
-"""Transactional loads: listing rows, their papers, quarantine and upvote sightings merged into the warehouse."""
+"""Transactional loads: listing rows, their papers, quarantine and upvote sightings merged into the warehouse.
+
+The merge runs inside DuckDB, over lake Parquet files (`load_lake_files`) or registered frames
+(`load`), so a load streams and spills under DuckDB's memory_limit instead of holding a run in
+Python. The merge rules are those of transforms/papers.py, written in SQL:
+
+* listings: one row per (source, list_date, paper_id); the newest fetch wins, then the first
+  position; an existing row wins a tie;
+* papers: per field the newest non-null observation wins: arXiv-only fields by the arXiv
+  observation time, title/abstract/authors/published_at from arXiv whenever arXiv has them (else
+  the newest Hugging Face value), the other fields by the Hugging Face observation time. Each row
+  keeps the newest time of each source, so the result depends only on the set of observations:
+  loading sources in either order gives the same rows.
+
+Only new or changed rows are written and counted (bookkeeping times do not make a change).
+"""
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from ..transforms.hf_details import upvote_history_from_listings
-from ..transforms.hf_listings import LISTING_SCHEMA, QUARANTINE_SCHEMA
-from ..transforms.papers import (
-    listings_deduplicated,
-    listings_merged,
-    papers_from_listings,
-    papers_merged,
-    papers_typed,
-    rows_new_or_changed,
-)
+from ..transforms.papers import ARXIV_FIELDS, PAPER_COLUMNS, SHARED_FIELDS
+from ..transforms.terms import search_text_expr
 from . import term_index
 
 LISTING_KEY = ["source", "list_date", "paper_id"]
@@ -26,6 +35,30 @@ LISTING_COLUMNS = [
     "source", "list_date", "paper_id", "position", "upvotes", "num_comments", "fetched_at", "origin", "raw_sha256",
     "list_period", "rank",  # migration 003
 ]
+# Paper fields a Hugging Face listing row carries besides its listing columns.
+LISTING_PAPER_FIELDS = [
+    "title", "abstract", "authors", "published_at", "github_repo", "project_page", "ai_keywords",
+    "github_stars", "organization", "ai_summary", "withdrawn_at",
+]
+OBSERVATION_TIMES = ("observed_at", "arxiv_observed_at", "hf_observed_at")
+QUARANTINE_COLUMNS = ["origin", "raw_sha256", "position", "reason", "raw_text"]
+DELETED_COLUMNS = ["paper_id", "datestamp", "first_seen_at", "origin", "raw_sha256"]
+
+# Lake tables load_lake_files reads: what each file holds.
+LAKE_TABLES = {
+    "listings": "listing rows with the paper fields they carry (LISTING_SCHEMA); also paper observations",
+    "arxiv": "arXiv rows (arxiv_row_schema): a listing (source 'arxiv') and a paper observation each",
+    "papers": "paper observations (PAPER_COLUMNS, any subset), e.g. paper details",
+    "quarantine": "quarantined items (QUARANTINE_SCHEMA)",
+    "arxiv_deleted": "OAI deleted records (paper_id, datestamp, first_seen_at, origin, raw_sha256)",
+}
+
+# DuckDB's buffer pool for a load; beyond it DuckDB spills to <data root>/tmp/duckdb-spill.
+DEFAULT_MEMORY_MB = 1024
+SPILL_FOLDER = Path("tmp") / "duckdb-spill"
+# A load writing fewer rows than this leaves them in the write-ahead log at close (no checkpoint).
+SMALL_LOAD_ROWS = 10_000
+_FAR_PAST = -(2**60)  # sorts below every real epoch (|epoch_us| < 2**51): a missing time never wins
 
 
 @dataclass
@@ -40,6 +73,7 @@ class LoadCounts:
     quarantined_in: int = 0
     quarantine_new: int = 0
     upvote_sightings_new: int = 0  # migration 003
+    deleted_new: int = 0  # arXiv OAI deletions (lake table arxiv_deleted)
 
     def add(self, other: "LoadCounts") -> None:
         for name, value in asdict(other).items():
@@ -57,6 +91,63 @@ def existing_rows(con, table: str, key: list[str], keys: pl.DataFrame, schema: d
     return frame.select(list(schema)).cast(schema) if frame.height else pl.DataFrame(schema=schema)
 
 
+def bound_memory(con: duckdb.DuckDBPyConnection, megabytes: int = DEFAULT_MEMORY_MB, spill_dir: Path | None = None) -> Path:
+    """Cap DuckDB's memory for this database and let it spill to disk (default: beside the warehouse file).
+
+    Returns the spill folder. DuckDB removes its spill files itself when the connection closes.
+    """
+    if spill_dir is None:
+        row = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()
+        if row and row[0]:
+            base = Path(row[0]).parent
+        else:  # an in-memory database has no data root
+            import tempfile
+
+            base = Path(tempfile.gettempdir()) / "papertrends"
+        spill_dir = base / SPILL_FOLDER
+    spill_dir.mkdir(parents=True, exist_ok=True)
+    con.execute(f"set memory_limit = '{int(megabytes)}MB'")
+    con.execute(f"set temp_directory = {_literal(str(spill_dir))}")
+    # preserve_insertion_order stays on: the term index inserts sorted rows so zone maps can skip.
+    return spill_dir
+
+
+def load_lake_files(
+    con: duckdb.DuckDBPyConnection,
+    files_by_table: dict[str, list[str]],
+    run_id: int,
+    checks=None,
+) -> LoadCounts:
+    """Merge a batch's lake files into the warehouse in one transaction, inside DuckDB.
+
+    `files_by_table` maps lake tables (LAKE_TABLES: listings, arxiv, papers, quarantine,
+    arxiv_deleted) to Parquet files; files are read with read_parquet, so the rows never pass
+    through Python. DuckDB's memory is capped by bound_memory(con) (DEFAULT_MEMORY_MB, spilling to
+    <data root>/tmp/duckdb-spill) unless the caller set a limit of its own.
+    With `checks` (a warehouse.checks.CheckContext) the declared data checks run inside the
+    transaction; if any fails the load is rolled back and ChecksFailed is raised.
+    """
+    unknown = set(files_by_table) - set(LAKE_TABLES)
+    if unknown:
+        raise ValueError(f"unknown lake table(s) {sorted(unknown)}; known: {sorted(LAKE_TABLES)}")
+    if memory_limit_bytes(con) > 4 * DEFAULT_MEMORY_MB * 2**20:
+        # Still DuckDB's default (80% of RAM): cap it, spilling beside the warehouse.
+        bound_memory(con)
+
+    def parquet(table: str) -> str | None:
+        files = [str(f) for f in files_by_table.get(table) or []]
+        if not files:
+            return None
+        return f"read_parquet([{', '.join(_literal(f) for f in files)}], union_by_name = true, hive_partitioning = false)"
+
+    return _load(
+        con, run_id, checks,
+        listings=parquet("listings"), listings_carry_papers=True,
+        arxiv=parquet("arxiv"), papers=parquet("papers"),
+        quarantine=parquet("quarantine"), deleted=parquet("arxiv_deleted"),
+    )
+
+
 def load(
     con: duckdb.DuckDBPyConnection,
     listings: pl.DataFrame,
@@ -68,64 +159,125 @@ def load(
     """Merge listing rows, their papers and quarantined items into the warehouse in one transaction.
 
     `papers` (PAPER_COLUMNS) are the paper observations when the source provides more than
-    listing rows carry (arXiv); by default they are derived from the listings. Which source saw
+    listing rows carry (arXiv); by default they are derived from the listings. The frames are
+    registered with DuckDB and merged by the same SQL as load_lake_files. Which source saw
     which paper, and when, is recorded in paper_sources. Loading the same rows again changes
     nothing: only new or changed rows are written. With `checks` (a warehouse.checks.CheckContext)
     the declared data checks run inside the transaction; their results are stored under `run_id`,
     and if any fails the load is rolled back and ChecksFailed is raised.
     """
-    # Sources that predate a listing column (arXiv rows have no list_period or rank) get typed nulls.
-    absent = [pl.lit(None, dtype).alias(name) for name, dtype in LISTING_SCHEMA.items() if name not in listings.columns]
-    listings = listings.with_columns(absent).cast(LISTING_SCHEMA)
-    counts = LoadCounts(listings_in=listings.height, quarantined_in=quarantine.height)
-    listing_schema = {c: LISTING_SCHEMA[c] for c in LISTING_COLUMNS}
-    paper_schema = {c: dtype for c, dtype in papers_from_listings(listings.clear()).schema.items()}
+    names = []
+
+    def registered(name: str, frame: pl.DataFrame | None) -> str | None:
+        if frame is None or not frame.width:
+            return None
+        con.register(name, frame)
+        names.append(name)
+        return name
+
+    try:
+        return _load(
+            con, run_id, checks,
+            listings=registered("frame_listings", listings), listings_carry_papers=papers is None,
+            arxiv=None, papers=registered("frame_papers", papers),
+            quarantine=registered("frame_quarantine", quarantine), deleted=None,
+        )
+    finally:
+        for name in names:
+            con.unregister(name)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _column_types(con, table: str) -> dict[str, str]:
+    """Column name -> DuckDB type of a warehouse table, from its DDL."""
+    rows = con.execute(
+        "select column_name, data_type from duckdb_columns() "
+        "where table_name = ? and schema_name = 'main' and database_name = current_database() order by column_index",
+        [table],
+    ).fetchall()
+    return dict(rows)
+
+
+def _typed(relation: str | None, types: dict[str, str]) -> str:
+    """`relation` with exactly these columns and types (columns it lacks are nulls); empty when None."""
+    columns = ", ".join(f"cast(null as {t}) as {c}" for c, t in types.items())
+    empty = f"select {columns} where false"
+    if relation is None:
+        return empty
+    # UNION BY NAME fills the columns a file lacks with nulls; the outer casts fix the types.
+    casts = ", ".join(f"cast({c} as {t}) as {c}" for c, t in types.items())
+    return f"select {casts} from ({empty} union all by name select * from {relation})"
+
+
+def _drop_temp(con, *names: str) -> None:
+    con.execute("drop view if exists temp.batch_listings")
+    for name in names:
+        con.execute(f"drop table if exists temp.{name}")
+
+
+_TEMP_TABLES = (
+    "load_listing_rows", "load_paper_observations", "load_listings_to_write", "load_papers_to_write",
+    "load_touched_papers", "batch_quarantine", "load_arxiv_rows",
+)
+
+
+def _load(con, run_id: int, checks, *, listings, listings_carry_papers, arxiv, papers, quarantine, deleted) -> LoadCounts:
+    paper_types = _column_types(con, "papers")
+    listing_types = {c: t for c, t in _column_types(con, "listings").items() if c in LISTING_COLUMNS}
+    row_types = {**listing_types, **{c: paper_types[c] for c in LISTING_PAPER_FIELDS}}
+    counts = LoadCounts()
+    # Staging and planning read the lake and the warehouse and write only temp tables, so they run
+    # before the transaction: committed temp tables can spill to disk, transaction-local ones
+    # cannot. The writer lock keeps anyone else from changing the warehouse in between.
+    _drop_temp(con, *_TEMP_TABLES)
+    try:
+        _stage_listings(con, listings, listings_carry_papers, arxiv, row_types, listing_types)
+        _stage_paper_observations(con, arxiv, papers, paper_types)
+        quarantine_rows = _typed(quarantine, {c: t for c, t in _QUARANTINE_TYPES.items()})
+        con.execute(f"create temp table batch_quarantine as {quarantine_rows}")
+        counts.listings_in = con.execute("select count(*) from load_listing_rows").fetchone()[0]
+        counts.quarantined_in = con.execute("select count(*) from batch_quarantine").fetchone()[0]
+        counts.listings_new, counts.listings_changed = _planned_listings(con)
+        counts.papers_new, counts.papers_changed = _planned_papers(con, paper_types)
+    except Exception:
+        _drop_temp(con, *_TEMP_TABLES)
+        raise
     con.execute("begin transaction")
     try:
-        listings = _titles_resolved(con, listings)  # issue 3: a resolved title: id loads as its arXiv id
-        incoming_listings = listings_deduplicated(listings.select(LISTING_COLUMNS))
-        existing = existing_rows(con, "listings", LISTING_KEY, incoming_listings.select(LISTING_KEY), listing_schema)
-        merged = listings_merged(existing, incoming_listings)
-        to_write, counts.listings_new, counts.listings_changed = rows_new_or_changed(merged, existing, LISTING_KEY)
-        touched_paper_ids = [to_write["paper_id"]]  # for the term index: first list dates may move
-        if to_write.height:
-            con.register("listings_to_write", to_write)
-            con.execute("insert or replace into listings by name select * from listings_to_write")
-            con.unregister("listings_to_write")
+        # New rows by a plain insert (it streams to disk); only rows that replace stored ones need
+        # INSERT OR REPLACE, which holds its input in memory.
+        con.execute("insert into listings by name select * exclude (is_new) from load_listings_to_write where is_new")
+        con.execute("insert or replace into listings by name select * exclude (is_new) from load_listings_to_write where not is_new")
+        con.execute("insert into papers by name select * exclude (is_new, is_changed) from load_papers_to_write where is_new")
+        con.execute(
+            "insert or replace into papers by name select * exclude (is_new, is_changed) from load_papers_to_write where not is_new"
+        )
+        if counts.listings_in:
+            con.execute(PAPER_SOURCES_UPSERT.format(seen="load_listing_rows"))
+        counts.quarantine_new = _inserted(con, "quarantine", QUARANTINE_INSERT.format(run_id=int(run_id)))
+        counts.upvote_sightings_new = _inserted(con, "upvote_history", UPVOTES_FROM_LISTINGS_INSERT)
+        if deleted is not None:
+            counts.deleted_new = _inserted(con, "arxiv_deleted", ARXIV_DELETED_INSERT.format(
+                seen=f"({_typed(deleted, _column_types(con, 'arxiv_deleted'))})"))
 
-        incoming_papers = papers_from_listings(listings) if papers is None else papers_typed(papers)
-        existing = existing_rows(con, "papers", ["paper_id"], incoming_papers.select("paper_id"), paper_schema)
-        merged = papers_merged(existing, incoming_papers)
-        to_write, counts.papers_new, counts.papers_changed = rows_new_or_changed(merged, existing, ["paper_id"])
-        touched_paper_ids.append(to_write["paper_id"])
-        if to_write.height:
-            con.register("papers_to_write", to_write)
-            con.execute("insert or replace into papers by name select * from papers_to_write")
-            con.unregister("papers_to_write")
-
-        if listings.height:
-            _record_paper_sources(con, listings)
-
-        if quarantine.height:
-            keyed = quarantine.cast(QUARANTINE_SCHEMA).with_columns(
-                item_key=pl.concat_str(
-                    [pl.col("origin"), pl.col("raw_sha256"), pl.col("position").cast(pl.String).fill_null("*")],
-                    separator="|",
-                ),
-                first_run_id=pl.lit(run_id, pl.Int64),
-            ).unique("item_key", keep="first", maintain_order=True)
-            before = con.execute("select count(*) from quarantine").fetchone()[0]
-            con.register("quarantine_to_write", keyed)
-            con.execute("insert or ignore into quarantine by name select * from quarantine_to_write")
-            con.unregister("quarantine_to_write")
-            counts.quarantine_new = con.execute("select count(*) from quarantine").fetchone()[0] - before
-        counts.upvote_sightings_new = record_upvotes(con, upvote_history_from_listings(listings))
-        term_index.refresh(con, pl.concat(touched_paper_ids))
+        con.execute(
+            "create temp table load_touched_papers as "
+            "select paper_id from load_listings_to_write union select paper_id from load_papers_to_write where is_new or is_changed"
+        )
+        # Index entries follow in bounded batches after the commit (term_index.catch_up); the
+        # papers due are recorded here, in the load's own transaction.
+        con.execute("insert or ignore into term_index_pending select paper_id from load_touched_papers")
         if checks is not None:
-            _check_batch(con, listings, quarantine, run_id, checks)
+            # The checks read the batch as batch_listings (every row it brought) and batch_quarantine.
+            con.execute("create or replace temp view batch_listings as select * from load_listing_rows")
+            _check_batch(con, run_id, checks)
         con.execute("commit")
     except Exception as error:
         con.execute("rollback")
+        _drop_temp(con, *_TEMP_TABLES)
         results = getattr(error, "results", None)
         if checks is not None and results is not None:
             # The load is gone; what the checks found is kept, so the run can explain itself.
@@ -133,20 +285,286 @@ def load(
 
             record_results(con, run_id, results)
         raise
+    _drop_temp(con, *_TEMP_TABLES)
+    term_index.catch_up(con)
+    if counts.papers_new + counts.papers_changed + counts.listings_new + counts.listings_changed < SMALL_LOAD_ROWS:
+        # Closing would checkpoint, rewriting the partly filled last row group of papers (seconds,
+        # whatever the load's size); a small load stays in the write-ahead log instead, which DuckDB
+        # checkpoints by itself once it passes checkpoint_threshold, or the next big load's close does.
+        con.execute("pragma disable_checkpoint_on_shutdown")
     return counts
 
 
-def _check_batch(con, listings: pl.DataFrame, quarantine: pl.DataFrame, run_id: int, context) -> None:
+_QUARANTINE_TYPES = {"origin": "varchar", "raw_sha256": "varchar", "position": "integer", "reason": "varchar", "raw_text": "varchar"}
+
+
+def _stage_listings(con, listings, listings_carry_papers, arxiv, row_types, listing_types) -> None:
+    """load_listing_rows: every listing row of the batch (title: ids already resolved mapped to arXiv ids)."""
+    parts = []
+    if listings is not None:
+        parts.append(f"select *, {str(bool(listings_carry_papers)).lower()} as carries_paper from ({_typed(listings, row_types)})")
+    if arxiv is not None:
+        # An arXiv row is a listing on its v1 date; its paper fields load as a paper observation instead.
+        carried = {c: t for c, t in row_types.items() if c in ("paper_id", "list_date", "position", "fetched_at", "origin", "raw_sha256")}
+        columns = ", ".join(
+            "'arxiv' as source" if c == "source" else c if c in carried else f"cast(null as {t}) as {c}"
+            for c, t in row_types.items()
+        )
+        parts.append(f"select {columns}, false as carries_paper from ({_typed(arxiv, carried)})")
+    if not parts:
+        parts.append(f"select *, false as carries_paper from ({_typed(None, row_types)})")
+    rows = " union all by name ".join(f"({p})" for p in parts)
+    columns = [*row_types, "carries_paper"]
+    select = ", ".join("coalesce(r.paper_id, l.paper_id) as paper_id" if c == "paper_id" else f"l.{c}" for c in columns)
+    con.execute(
+        f"""
+        create temp table load_listing_rows as
+        select {select}
+        from ({rows}) as l
+        left join (select synthetic_id, paper_id from title_resolutions where status = 'resolved') as r
+            on r.synthetic_id = l.paper_id
+        """
+    )
+
+
+def _stage_paper_observations(con, arxiv, papers, paper_types) -> None:
+    """load_paper_observations: the batch's paper observations (PAPER_COLUMNS but search_text).
+
+    From listing rows that carry papers: each paper's latest listing (newest fetch, latest list
+    date, first position), as transforms/papers.py papers_from_listings. From arXiv rows: each
+    paper's newest row. From paper files: every row.
+    """
+    columns = [c for c in PAPER_COLUMNS if c != "search_text"]
+    obs_types = {c: paper_types[c] for c in columns}
+    parts = []
+    from_listings = ", ".join(
+        f"{c}" if c in LISTING_PAPER_FIELDS or c == "paper_id"
+        else "fetched_at as observed_at" if c == "observed_at"
+        else "fetched_at as hf_observed_at" if c == "hf_observed_at"
+        else f"cast(null as {obs_types[c]}) as {c}"
+        for c in columns
+    )
+    # The newest observation per paper is picked by small keys (row ids), never by sorting the
+    # wide rows: a DuckDB aggregate of integers spills, a sort carrying abstracts needs memory.
+    newest_listing = _newest_row_ids(
+        "load_listing_rows where carries_paper", "paper_id",
+        [_epoch("fetched_at"), f"coalesce(list_date - date '0001-01-01', {_FAR_PAST})", _first("position")],
+    )
+    parts.append(
+        f"select {from_listings}, 1 as observation_order from load_listing_rows where rowid in ({newest_listing})"
+    )
+    if arxiv is not None:
+        typed = _typed(arxiv, {**obs_types, "fetched_at": "timestamptz", "position": "bigint"})
+        con.execute(f"create temp table load_arxiv_rows as {typed}")
+        newest_arxiv = _newest_row_ids("load_arxiv_rows", "paper_id", [_epoch("fetched_at"), _first("position")])
+        parts.append(
+            f"select {', '.join(columns)}, 2 as observation_order from load_arxiv_rows where rowid in ({newest_arxiv})"
+        )
+    if papers is not None:
+        parts.append(f"select *, 3 as observation_order from ({_typed(papers, obs_types)})")
+    con.execute("create temp table load_paper_observations as " + " union all ".join(f"({p})" for p in parts))
+
+
+def _newest_row_ids(relation: str, key: str, order: list[str]) -> str:
+    """SQL: the rowid of the row with the greatest `order` list per `key` in `relation`."""
+    return f"select arg_max(rowid, [{', '.join(order)}]) from {relation} group by {key}"
+
+
+def _first(column: str) -> str:
+    """Sort key component: smaller values win, a null loses (ascending, nulls last)."""
+    return f"-coalesce({column}::bigint, {2**40})"
+
+
+def _inserted(con, table: str, sql: str) -> int:
+    before = con.execute(f"select count(*) from {table}").fetchone()[0]
+    con.execute(sql)
+    return con.execute(f"select count(*) from {table}").fetchone()[0] - before
+
+
+_LISTING_COMPARED = [c for c in LISTING_COLUMNS if c not in LISTING_KEY]
+
+
+def _planned_listings(con) -> tuple[int, int]:
+    """load_listings_to_write: the batch's listing rows that are new or beat (and differ from) the stored row."""
+    beats = (
+        "(i.fetched_at > e.fetched_at"
+        " or (i.fetched_at = e.fetched_at and i.position < e.position)"
+        " or (i.fetched_at = e.fetched_at and i.position is not null and e.position is null))"
+    )
+    differs = " or ".join(f"i.{c} is distinct from e.{c}" for c in _LISTING_COMPARED)
+    con.execute(
+        f"""
+        create temp table load_listings_to_write as
+        with incoming as (
+            select {', '.join(LISTING_COLUMNS)}
+            from load_listing_rows
+            where rowid in ({_newest_row_ids("load_listing_rows", "source, list_date, paper_id",
+                                             [_epoch("fetched_at"), _first("position")])})
+        )
+        select i.*, e.paper_id is null as is_new
+        from incoming as i
+        left join listings as e on e.source = i.source and e.list_date = i.list_date and e.paper_id = i.paper_id
+        where e.paper_id is null or ({beats} and ({differs}))
+        """
+    )
+    new, changed = con.execute(
+        "select count(*) filter (where is_new), count(*) filter (where not is_new) from load_listings_to_write"
+    ).fetchone()
+    return new, changed
+
+
+def _epoch(column: str) -> str:
+    return f"coalesce(epoch_us({column}), {_FAR_PAST})"
+
+
+# The order that decides each field, packed into one number per observation (cheap to compare,
+# unlike a list per row and field): [arXiv time], [arXiv time, HF time], [HF time, observed_at],
+# each followed by the tie-break (the stored row, observation 0, wins a tie, as it comes first in
+# transforms/papers.py). Times are microseconds below 2**51, so the packing cannot overflow.
+_ORDER_KEYS = {
+    "arxiv_key": f"{_epoch('arxiv_observed_at')} * 4 + (3 - observation_order)",
+    "shared_key": f"{_epoch('arxiv_observed_at')}::hugeint * (2::hugeint ** 66)::hugeint"
+                  f" + {_epoch('hf_observed_at')} * 4 + (3 - observation_order)",
+    "hf_key": f"{_epoch('hf_observed_at')}::hugeint * (2::hugeint ** 66)::hugeint"
+              f" + {_epoch('observed_at')} * 4 + (3 - observation_order)",
+}
+
+
+def _newest(column: str) -> str:
+    """SQL aggregate: the value of the observation that wins `column` (newest non-null, by its source's time)."""
+    key = "arxiv_key" if column in ARXIV_FIELDS else "shared_key" if column in SHARED_FIELDS else "hf_key"
+    return f"arg_max({column}, {key}) filter (where {column} is not null) as {column}"
+
+
+_SEARCH_TEXT_REGISTERED: "weakref.WeakSet[duckdb.DuckDBPyConnection]" = weakref.WeakSet()
+
+
+def search_text_function(con: duckdb.DuckDBPyConnection) -> str:
+    """Register (once per connection) pt_search_text(title, abstract): transforms/terms.py's search text.
+
+    A vectorized (Arrow) function that runs search_text_expr on each chunk DuckDB hands it, so
+    the load computes search texts inside its SQL by the one definition of a word, with no SQL twin.
+    """
+    if con not in _SEARCH_TEXT_REGISTERED:
+        from duckdb import sqltypes
+
+        def search_texts(titles, abstracts):
+            frame = pl.DataFrame({"title": pl.from_arrow(titles), "abstract": pl.from_arrow(abstracts)})
+            return frame.select(search_text_expr(pl.col("title"), pl.col("abstract"))).to_series().to_arrow()
+
+        con.create_function(
+            "pt_search_text", search_texts, [sqltypes.VARCHAR, sqltypes.VARCHAR], sqltypes.VARCHAR,
+            type="arrow", null_handling="special", side_effects=False,
+        )
+        _SEARCH_TEXT_REGISTERED.add(con)
+    return "pt_search_text"
+
+
+def _planned_papers(con, paper_types: dict[str, str]) -> tuple[int, int]:
+    """load_papers_to_write: the batch's observations merged with the stored rows, where that is new or changed."""
+    fields = [c for c in PAPER_COLUMNS if c not in ("paper_id", "search_text", *OBSERVATION_TIMES)]
+    columns = [c for c in PAPER_COLUMNS if c != "search_text"]
+    list_columns = {c for c, t in paper_types.items() if t.endswith("[]")}
+    # An empty author or keyword list says 'not known here', like a null.
+    normalized = ", ".join(
+        f"case when len({c}) > 0 then {c} end as {c}" if c in list_columns
+        # Rows that set neither source time are Hugging Face-side observations made at observed_at.
+        else "case when hf_observed_at is null and arxiv_observed_at is null then observed_at else hf_observed_at end"
+             " as hf_observed_at" if c == "hf_observed_at"
+        else c
+        for c in columns
+    )
+    compared = [c for c in PAPER_COLUMNS if c != "paper_id" and c not in OBSERVATION_TIMES]
+    differs = " or ".join(f"m.{c} is distinct from e.{c}" for c in compared)
+    # A newer observation time alone is written too (so the stored row depends only on the set of
+    # observations, whatever order they came in), but it does not count as a change.
+    times_differ = " or ".join(f"m.{c} is distinct from e.{c}" for c in OBSERVATION_TIMES)
+    # The merge keeps each paper's winning values in aggregate state, which DuckDB holds in memory:
+    # papers are merged in as many hash partitions as keep that state well under the memory limit.
+    partitions = _partitions(con)
+    search_text = search_text_function(con)
+    for part in range(partitions):
+        mine = f"hash(paper_id) % {partitions} = {part}"
+        con.execute(
+        f"""
+        {'create temp table load_papers_to_write as' if part == 0 else 'insert into load_papers_to_write'}
+        with incoming as (
+            select * from load_paper_observations where {mine}
+        ),
+        observations as (
+            select {', '.join(columns)}, 0 as observation_order
+            from papers semi join incoming using (paper_id)
+            union all
+            select {', '.join(columns)}, observation_order from incoming
+        ),
+        normalized as (
+            select {normalized}, observation_order from observations
+        ),
+        keyed as (
+            select *, {', '.join(f'{v} as {k}' for k, v in _ORDER_KEYS.items())} from normalized
+        ),
+        merged as (
+            select
+                paper_id,
+                {', '.join(_newest(c) for c in fields)},
+                {', '.join(f'max({t}) as {t}' for t in OBSERVATION_TIMES)}
+            from keyed
+            group by paper_id
+        ),
+        compared as (
+            select
+                m.*,
+                -- The search text is computed only where title or abstract is new.
+                case
+                    when e.paper_id is not null and m.title is not distinct from e.title
+                         and m.abstract is not distinct from e.abstract then e.search_text
+                    else {search_text}(m.title, m.abstract)
+                end as search_text
+            from merged as m
+            left join papers as e on e.paper_id = m.paper_id
+        )
+        select m.*, e.paper_id is null as is_new, coalesce({differs}, false) as is_changed
+        from compared as m
+        left join papers as e on e.paper_id = m.paper_id
+        where e.paper_id is null or {differs} or {times_differ}
+        """
+        )
+    new, changed = con.execute(
+        "select count(*) filter (where is_new), count(*) filter (where not is_new and is_changed) from load_papers_to_write"
+    ).fetchone()
+    return new, changed
+
+
+_UNITS = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+# Bytes of aggregate state per paper besides its text (lists, times, hash table), a generous guess.
+_STATE_BYTES_PER_PAPER = 1024
+
+
+def memory_limit_bytes(con) -> int:
+    """DuckDB's memory_limit for this database, in bytes."""
+    text = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    number, _, unit = str(text).strip().partition(" ")
+    return int(float(number) * _UNITS.get(unit.strip().upper() or "B", 1))
+
+
+def _partitions(con) -> int:
+    """How many hash partitions keep one partition's merge state under a quarter of memory_limit."""
+    size = con.execute(
+        f"""
+        select coalesce(sum(coalesce(strlen(title), 0) + coalesce(strlen(abstract), 0) + coalesce(strlen(ai_summary), 0)
+                            + coalesce(strlen(comments), 0) + {_STATE_BYTES_PER_PAPER}), 0)
+        from load_paper_observations
+        """
+    ).fetchone()[0]
+    # Stored rows of the same papers join the merge too: count the batch twice.
+    return max(1, -(-2 * int(size) // max(memory_limit_bytes(con) // 4, 1)))
+
+
+def _check_batch(con, run_id: int, context) -> None:
     """Run the declared checks on the merged state and this batch; raise ChecksFailed on any failure."""
     from .checks import ChecksFailed, record_results, run_checks
 
-    con.register("batch_listings", listings)
-    con.register("batch_quarantine", quarantine.cast(QUARANTINE_SCHEMA))
-    try:
-        results = run_checks(con, context)
-    finally:
-        con.unregister("batch_listings")
-        con.unregister("batch_quarantine")
+    results = run_checks(con, context)
     if not all(r.passed for r in results):
         raise ChecksFailed(results)
     record_results(con, run_id, results)
@@ -155,35 +573,34 @@ def _check_batch(con, listings: pl.DataFrame, quarantine: pl.DataFrame, run_id: 
 PAPER_SOURCES_UPSERT = """
 insert into paper_sources as t
 select paper_id, source, min(fetched_at) as first_seen_at, max(fetched_at) as last_seen_at
-from paper_sources_seen
+from {seen}
 group by paper_id, source
 on conflict (paper_id, source) do update set
     first_seen_at = least(t.first_seen_at, excluded.first_seen_at),
     last_seen_at = greatest(t.last_seen_at, excluded.last_seen_at)
 """
 
+# One row per bad item (origin | raw_sha256 | position); the first run that saw it is kept.
+QUARANTINE_INSERT = """
+insert or ignore into quarantine by name
+select
+    origin || '|' || raw_sha256 || '|' || coalesce(position::varchar, '*') as item_key,
+    first(origin) as origin, first(raw_sha256) as raw_sha256, first(position) as position,
+    first(reason) as reason, first(raw_text) as raw_text, {run_id}::bigint as first_run_id
+from batch_quarantine
+group by item_key
+"""
 
-def _record_paper_sources(con: duckdb.DuckDBPyConnection, listings: pl.DataFrame) -> None:
-    """Widen each (paper, source)'s first/last seen times by these listing rows."""
-    con.register("paper_sources_seen", listings.select("paper_id", "source", "fetched_at"))
-    con.execute(PAPER_SOURCES_UPSERT)
-    con.unregister("paper_sources_seen")
-
-
-def _titles_resolved(con, listings: pl.DataFrame) -> pl.DataFrame:
-    """Listing rows with synthetic title: ids already resolved replaced by their arXiv ids."""
-    if not listings.height or not listings["paper_id"].str.starts_with("title:").any():
-        return listings
-    resolved = con.execute(
-        "select synthetic_id, paper_id as resolved_id from title_resolutions where status = 'resolved'"
-    ).pl()
-    if not resolved.height:
-        return listings
-    return (
-        listings.join(resolved, left_on="paper_id", right_on="synthetic_id", how="left")
-        .with_columns(paper_id=pl.coalesce("resolved_id", "paper_id"))
-        .drop("resolved_id")
-    )
+# One sighting per listing row fetched from the API (saved files have no trustworthy time);
+# the twin of transforms/hf_details.py upvote_history_from_listings.
+UPVOTES_FROM_LISTINGS_INSERT = """
+insert or ignore into upvote_history by name
+select paper_id, fetched_at as seen_at, source,
+       first(upvotes) as upvotes, first(num_comments) as num_comments, first(raw_sha256) as raw_sha256
+from load_listing_rows
+where upvotes is not null and starts_with(origin, 'http')
+group by paper_id, fetched_at, source
+"""
 
 
 def record_upvotes(con: duckdb.DuckDBPyConnection, sightings: pl.DataFrame) -> int:
@@ -199,7 +616,10 @@ def record_upvotes(con: duckdb.DuckDBPyConnection, sightings: pl.DataFrame) -> i
 
 ARXIV_DELETED_INSERT = """
 insert or ignore into arxiv_deleted by name
-select paper_id, datestamp, first_seen_at, origin, raw_sha256 from arxiv_deleted_seen
+select paper_id, first(datestamp) as datestamp, first(first_seen_at) as first_seen_at,
+       first(origin) as origin, first(raw_sha256) as raw_sha256
+from {seen}
+group by paper_id
 """
 
 
@@ -209,6 +629,6 @@ def mark_arxiv_deleted(con: duckdb.DuckDBPyConnection, deleted: pl.DataFrame) ->
         return 0
     before = con.execute("select count(*) from arxiv_deleted").fetchone()[0]
     con.register("arxiv_deleted_seen", deleted.unique("paper_id", keep="first", maintain_order=True))
-    con.execute(ARXIV_DELETED_INSERT)
+    con.execute(ARXIV_DELETED_INSERT.format(seen="arxiv_deleted_seen"))
     con.unregister("arxiv_deleted_seen")
     return con.execute("select count(*) from arxiv_deleted").fetchone()[0] - before

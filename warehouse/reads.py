@@ -111,7 +111,18 @@ def status(con: duckdb.DuckDBPyConnection, recent: int = 5) -> dict:
         "quarantine_reasons": reasons,
         "recent_runs": runs,
         "schema_version": schema_version(con),
+        "search_index": _search_index_line(con),
         "last_run_stages": report.get("stages", pl.DataFrame()),
         "last_run_checks": report.get("checks", pl.DataFrame()),
         "last_run_warnings": report.get("warnings", []),
     }
+
+
+def _search_index_line(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Whether `search` is current with the warehouse, and if not by how much (None before migration 006)."""
+    from .term_index import search_lag
+
+    try:
+        return search_lag(con).describe()
+    except duckdb.Error:
+        return None

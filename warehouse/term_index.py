@@ -17,6 +17,8 @@ touched paper's old contribution, rewrites its postings and adds the new contrib
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -27,13 +29,14 @@ from ..transforms.terms import words_expr
 ALL_PAPERS_WORD_ID = 0
 HF_SOURCE_PATTERN = "hf_%"
 ARXIV_SOURCE = "arxiv"
-BATCH_PAPERS = 100_000
+# Papers tokenized per batch: their texts pass through DuckDB results and Polars, so this bounds memory.
+BATCH_PAPERS = 25_000
 
 _PAPER_STATE_SQL = """
 with affected as (
     select paper_id from touched_paper_ids
     union
-    select paper_id from papers anti join term_papers using (paper_id)
+    select paper_id from papers anti join term_papers using (paper_id) where $unindexed
 ),
 
 listing_state as (
@@ -117,13 +120,19 @@ def postings_of(papers: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def refresh(con: duckdb.DuckDBPyConnection, touched_paper_ids: pl.Series, fts: bool = True) -> int:
-    """Bring the index up to date for these papers (and any never indexed); returns papers indexed.
+def refresh(
+    con: duckdb.DuckDBPyConnection, touched_paper_ids: pl.Series | str, fts: bool = True, unindexed: bool = True
+) -> int:
+    """Bring the index up to date for these papers (and, with `unindexed`, any never indexed); returns papers indexed.
 
-    Runs in the caller's transaction: a load and its index changes commit together.
+    `touched_paper_ids` is a Series of ids or the name of a table with a paper_id column.
+    Runs in the caller's transaction: changes and their index entries commit together.
     """
-    con.register("touched_paper_ids", pl.DataFrame({"paper_id": touched_paper_ids.cast(pl.String).unique()}))
-    state = con.execute(_PAPER_STATE_SQL, {"hf": HF_SOURCE_PATTERN, "arxiv": ARXIV_SOURCE}).pl()
+    if isinstance(touched_paper_ids, str):
+        con.execute(f"create or replace temp view touched_paper_ids as select distinct paper_id from {touched_paper_ids}")
+    else:
+        con.register("touched_paper_ids", pl.DataFrame({"paper_id": touched_paper_ids.cast(pl.String).unique()}))
+    state = con.execute(_PAPER_STATE_SQL, {"hf": HF_SOURCE_PATTERN, "arxiv": ARXIV_SOURCE, "unindexed": unindexed}).pl()
     # Papers that left the warehouse (a title-only paper merged into its arXiv id) leave the index too.
     con.register("still_indexable", state.select("paper_id"))
     gone = con.execute(
@@ -131,19 +140,54 @@ def refresh(con: duckdb.DuckDBPyConnection, touched_paper_ids: pl.Series, fts: b
         "semi join touched_paper_ids using (paper_id) anti join still_indexable using (paper_id)"
     ).pl()
     con.unregister("still_indexable")
-    con.unregister("touched_paper_ids")
+    if isinstance(touched_paper_ids, str):
+        con.execute("drop view touched_paper_ids")
+    else:
+        con.unregister("touched_paper_ids")
     _retract(con, gone)
     # Batches bound the memory of tokenizing (a first index of a big warehouse is millions of papers).
     for batch in state.iter_slices(BATCH_PAPERS):
         _refresh_batch(con, batch)
     if fts and state.height:
-        mark_fts_stale(con)
+        mark_fts_stale(con, state.height)
     return state.height
 
 
-def mark_fts_stale(con: duckdb.DuckDBPyConnection) -> None:
-    """Note that papers changed since the BM25 index was built (rebuilt once at the end of a run)."""
-    con.execute("update search_index_state set stale = true")
+def catch_up(con: duckdb.DuckDBPyConnection, batch_papers: int = BATCH_PAPERS, fts: bool = True) -> int:
+    """Index the pending papers (term_index_pending) and any never indexed, one bounded batch per transaction.
+
+    Returns how many papers were indexed. Call outside a transaction (a load calls it after its
+    commit). Each batch commits its index entries and takes its papers off the pending list
+    together, so an interrupted catch-up resumes where it stopped.
+    """
+    con.execute("insert or ignore into term_index_pending select paper_id from papers anti join term_papers using (paper_id)")
+    total = 0
+    while True:
+        con.execute("begin transaction")
+        try:
+            con.execute(
+                "create or replace temp table term_index_batch as "
+                f"select paper_id from term_index_pending order by paper_id limit {int(batch_papers)}"
+            )
+            taken = con.execute("select count(*) from term_index_batch").fetchone()[0]
+            if taken:
+                total += refresh(con, "term_index_batch", fts=fts, unindexed=False)
+                con.execute("delete from term_index_pending where paper_id in (select paper_id from term_index_batch)")
+            con.execute("drop table term_index_batch")
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+        if not taken:
+            return total
+
+
+def mark_fts_stale(con: duckdb.DuckDBPyConnection, papers: int = 1) -> None:
+    """Note that `papers` papers changed since the BM25 index was built (it is rebuilt on its own schedule)."""
+    con.execute(
+        "update search_index_state set stale = true, papers_behind = coalesce(papers_behind, 0) + ?, "
+        "behind_since = coalesce(behind_since, now())", [int(papers)]
+    )
 
 
 def fts_is_stale(con: duckdb.DuckDBPyConnection) -> bool:
@@ -152,19 +196,77 @@ def fts_is_stale(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(row and row[0])
 
 
+@dataclass(frozen=True)
+class SearchLag:
+    """How far the BM25 search index is behind the warehouse."""
+
+    built: bool                      # an index exists at all
+    papers_behind: int               # papers new or changed since it was built (0: current)
+    behind_since: dt.datetime | None  # first change after the build
+    rebuilt_at: dt.datetime | None
+
+    @property
+    def current(self) -> bool:
+        return self.built and self.papers_behind == 0
+
+    def describe(self) -> str:
+        """One line for `status` and `search`."""
+        if not self.built:
+            return "no search index yet: run `papertrends search --refresh-index` to build it"
+        if self.current:
+            return f"search index current (built {self.rebuilt_at:%Y-%m-%d %H:%M} UTC)" if self.rebuilt_at else "search index current"
+        since = f" since {self.behind_since:%Y-%m-%d %H:%M} UTC" if self.behind_since else ""
+        return (f"search index behind the warehouse by {self.papers_behind} new or changed paper(s){since}; "
+                "`papertrends search --refresh-index` catches it up")
+
+
+def search_lag(con: duckdb.DuckDBPyConnection) -> SearchLag:
+    """How far the BM25 index is behind the papers table (read-only)."""
+    built = con.execute("select count(*) from duckdb_schemas() where schema_name = 'fts_main_papers'").fetchone()[0] > 0
+    row = con.execute("select stale, papers_behind, behind_since, rebuilt_at from search_index_state").fetchone()
+    stale, behind, since, rebuilt = row if row else (True, None, None, None)
+    if not built:
+        behind = con.execute("select count(*) from papers").fetchone()[0]
+    elif stale and not behind:
+        behind = 1  # marked stale by an older papertrends that did not count
+    return SearchLag(built, int(behind or 0) if (stale or not built) else 0, since, rebuilt)
+
+
 def rebuild_fts_if_stale(con: duckdb.DuckDBPyConnection) -> bool:
-    """Rebuild the BM25 index when loads marked it stale; returns whether it rebuilt."""
-    if not fts_is_stale(con):
+    """Rebuild the BM25 index when loads marked it stale (or it was never built); returns whether it rebuilt."""
+    built = con.execute("select count(*) from duckdb_schemas() where schema_name = 'fts_main_papers'").fetchone()[0] > 0
+    if built and not fts_is_stale(con):
         return False
     con.execute("begin transaction")
     try:
         rebuild_fts(con)
-        con.execute("update search_index_state set stale = false, rebuilt_at = now()")
+        con.execute("update search_index_state set stale = false, rebuilt_at = now(), papers_behind = 0, behind_since = null")
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
     return True
+
+
+def refresh_search_index(warehouse_path: Path, wait_seconds: float) -> tuple[bool, float, int]:
+    """Catch the BM25 index up with the warehouse, as its own writer (the writer lock is taken).
+
+    Returns (rebuilt, seconds, papers indexed). This is the search index's own schedule: ingests
+    only count what changed (search_lag), so none of them waits for a whole-corpus rebuild.
+    """
+    import time
+
+    from . import connection, locks
+
+    started = time.monotonic()
+    with locks.writer_lock(warehouse_path.parent, wait_seconds, "search-index"):
+        con = connection.open_writer(warehouse_path, wait_seconds)
+        try:
+            rebuilt = rebuild_fts_if_stale(con)
+            papers = con.execute("select count(*) from papers").fetchone()[0]
+        finally:
+            con.close()
+    return rebuilt, time.monotonic() - started, papers
 
 
 def _retract(con: duckdb.DuckDBPyConnection, old: pl.DataFrame) -> None:
@@ -201,7 +303,12 @@ def _refresh_batch(con: duckdb.DuckDBPyConnection, state: pl.DataFrame) -> None:
     con.unregister("state")
     _retract(con, old)
 
-    next_key = con.execute("select coalesce(max(paper_key), 0) + 1 from term_papers").fetchone()[0]
+    # Re-indexed papers keep their keys (taken out just above): a new key must lie above those too,
+    # or a new paper would share the key of a re-indexed paper that held the highest one.
+    next_key = max(
+        con.execute("select coalesce(max(paper_key), 0) + 1 from term_papers").fetchone()[0],
+        (old["paper_key"].max() or 0) + 1 if old.height else 1,
+    )
     known_keys = old.select("paper_id", "paper_key")
     keyed = state.join(known_keys, on="paper_id", how="left")
     new_keys = keyed.filter(pl.col("paper_key").is_null()).with_row_index("offset")

@@ -1,6 +1,5 @@
 -- 004: arXiv fields on papers, which source saw which paper when, arXiv deletions, OAI-PMH harvest state.
 
--- IF NOT EXISTS: another migration may add the same column (categories) independently.
 alter table papers add column if not exists categories varchar[];            -- primary category first
 alter table papers add column if not exists versions struct(version varchar, created timestamptz)[];
 alter table papers add column if not exists updated_at timestamptz;          -- arXiv: latest version / metadata update

@@ -1,9 +1,8 @@
--- 005: term index (words, postings, per-day counts), paper categories, and the trend macros.
--- Maintained by warehouse/term_index.py inside every load; see README "Trend analytics".
+-- 005: term index (words, postings, per-day counts) and the trend macros.
+-- Maintained by warehouse/term_index.py after every load (catch_up); see README "Trend analytics".
 
--- arXiv categories (issue 4 adds the same column; both use IF NOT EXISTS).
-alter table papers add column if not exists categories varchar[];
-
+-- The trend filters read papers.categories, which migration 004 adds (a warehouse that met 005
+-- first, before the branches merged, got the column from an earlier copy of this file).
 -- Every word seen in a search text (transforms/terms.py decides what a word is).
 create table term_words (
     word_id  integer primary key,

@@ -8,13 +8,6 @@
 --   $since, $until   the list dates the run asked for
 --   $items_in        items the run read from its inputs
 
--- check: unique_paper_id
--- papers.paper_id names one paper: it appears once.
-select paper_id, count(*) as copies
-from papers
-group by paper_id
-having count(*) > 1;
-
 -- check: title_not_empty
 -- Every paper has a title with something besides whitespace in it.
 select paper_id, title
