@@ -214,8 +214,8 @@ def cmd_ingest_hf(args) -> int:
     if not (args.date or args.since or args.week or args.month or args.trending):
         raise UserError("say which lists: --date, --since, --week, --month or --trending")
     dates = [args.date.isoformat()] if args.date else date_range(args.since, args.until or dt.date.today()) if args.since else []
-    # issue 3: the command goes through ingest_hf_lists (archive as cache unless --refresh); the
-    # ingest_hf_daily flow stays for the demo, schedules and backfills (it always revalidates).
+    # The one HF list flow: the archive serves settled lists unless --refresh (schedules and the
+    # demo pass refresh=True: they always revalidate).
     from ..flows.hf import ingest_hf_lists
     from ..sources.hf import list_request
 

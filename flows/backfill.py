@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,10 +25,11 @@ from prefect.runtime import flow_run
 from ..core.dates import date_range
 from ..core.reports import RunReport
 from ..core.settings import Settings, load_settings
+from ..sources.hf import fetch_list, list_request
 from ..sources.raw_archive import utc_now
 from ..warehouse import backfill_ledger, connection
-from .ingest import fetch_daily_list, load_warehouse, normalize_to_lake
-from .runs import begin_writer_run, end_writer_run, run_logger
+from .ingest import load_warehouse, normalize_to_lake
+from .runs import recorded_run, run_logger
 
 SOURCE_HF = "hf_daily"
 # A daily list still gains papers for a day or so after its date; two days on it no longer changes.
@@ -75,8 +75,14 @@ def closed_day_cache_key(context, parameters: dict) -> str | None:
     persist_result=True,
 )
 def fetch_list_date(settings: Settings, list_date: str) -> list[str]:
-    """Fetch and land every page of one date (see ingest.fetch_daily_list); retried as a whole date."""
-    return fetch_daily_list.fn(settings, list_date)
+    """Fetch every page of one date (always revalidated) and land each response; retried as a whole date."""
+    log = run_logger()
+    outcome = fetch_list(settings, list_request("date", list_date), refresh=True, log=log.warning)
+    for problem in outcome.problems:
+        log.warning(problem)
+    log.info(f"{list_date}: {len(outcome.landed)} page(s), {outcome.requests} request(s), "
+             f"{outcome.from_archive} from the archive, {outcome.not_modified} not modified")
+    return outcome.landed
 
 
 @dataclass
@@ -207,65 +213,65 @@ def backfill_hf(
     `run_backfill`), each date retried `backfill_retries` times; each date is loaded as soon as
     it lands, then recorded done or failed with the reason.
     """
-    started = time.monotonic()
     log = run_logger()
     settings = load_settings(home, hf_base_url=base_url)
-    con = connection.open_writer(settings.warehouse_path)
-    try:
-        done_before = backfill_ledger.done_dates(con, SOURCE_HF)
-        failed_before = backfill_ledger.failed_dates(con, SOURCE_HF)
-    finally:
-        con.close()
-    requested = _requested_dates(since, until, failed_before)
-    to_fetch, skipped = dates_planned(requested, done_before, failed_before, refresh=refresh, retry_failed=retry_failed)
     arguments = {"since": since, "until": until, "base_url": settings.hf_base_url, "refresh": refresh, "retry_failed": retry_failed}
-    run = RunReport(begin_writer_run(settings, "backfill-hf", arguments), "backfill-hf")
-    result = BackfillReport(SOURCE_HF, requested[0] if requested else None, requested[-1] if requested else None, run)
-    result.flow_run_id = str(flow_run.id) if flow_run.id else None
-    log.info(f"backfill: {len(requested)} dates requested, {len(to_fetch)} to fetch, {len(skipped)} already done")
-    for listener in list(_listeners):
-        listener.planned(len(requested))
-    for day in skipped:
-        result.skipped.append(day)
-        _tell(day, "skipped", "loaded after it closed")
-    fetch = fetch_list_date.with_options(
-        retries=settings.backfill_retries,
-        retry_delay_seconds=settings.backfill_retry_delay,
-        refresh_cache=refresh or None,
-    )
-    try:
-        futures = {fetch.submit(settings, day): day for day in to_fetch}
-        for future in as_completed(list(futures)):
-            day = futures[future]
-            closed = is_closed(day)
-            try:
-                landed = future.result()
-            except Exception as error:  # the date failed after every retry: record why, keep going
-                reason = str(error) or type(error).__name__
-                result.failed[day] = reason
-                run.failures.append(f"{day}: {reason}")
-                _record(settings, day, backfill_ledger.FAILED, run.run_id, closed=closed, reason=reason[:2000])
-                log.warning(f"{day}: failed: {reason}")
-                _tell(day, "failed", reason)
-                continue
-            normalized = _load_date(settings, run, landed)
-            _record(
-                settings, day, backfill_ledger.DONE, run.run_id,
-                closed=closed, pages=len(landed), items=normalized["items_in"],
-            )
-            detail = f"{len(landed)} page(s), {normalized['items_in']} items, {normalized['quarantined']} quarantined"
-            log.info(f"{day}: done: {detail}")
-            result.done.append(day)
-            _tell(day, "done", detail)
-    except BaseException as error:  # interrupted or broken: the ledger holds every date finished so far
-        run.failures.append(f"run stopped: {type(error).__name__}" + (f": {error}" if str(error) else ""))
-        raise
-    finally:
-        result.done.sort()
-        run.seconds = time.monotonic() - started
-        end_writer_run(settings, run)
-        _publish_backfill(result)
+    with recorded_run(settings, "backfill-hf", arguments) as run:
+        con = connection.open_writer(settings.warehouse_path, settings.writer_wait)
+        try:
+            done_before = backfill_ledger.done_dates(con, SOURCE_HF)
+            failed_before = backfill_ledger.failed_dates(con, SOURCE_HF)
+        finally:
+            con.close()
+        requested = _requested_dates(since, until, failed_before)
+        to_fetch, skipped = dates_planned(requested, done_before, failed_before, refresh=refresh, retry_failed=retry_failed)
+        result = BackfillReport(SOURCE_HF, requested[0] if requested else None, requested[-1] if requested else None, run)
+        result.flow_run_id = str(flow_run.id) if flow_run.id else None
+        log.info(f"backfill: {len(requested)} dates requested, {len(to_fetch)} to fetch, {len(skipped)} already done")
+        for listener in list(_listeners):
+            listener.planned(len(requested))
+        for day in skipped:
+            result.skipped.append(day)
+            _tell(day, "skipped", "loaded after it closed")
+        fetch = fetch_list_date.with_options(
+            retries=settings.backfill_retries,
+            retry_delay_seconds=settings.backfill_retry_delay,
+            refresh_cache=refresh or None,
+        )
+        try:
+            _backfilled(settings, fetch, to_fetch, run, result)
+        finally:
+            result.done.sort()
+            _publish_backfill(result)
     return result
+
+
+def _backfilled(settings: Settings, fetch, to_fetch: list[str], run: RunReport, result: BackfillReport) -> None:
+    """Fetch the dates concurrently; load each as it lands and record it done or failed with the reason."""
+    log = run_logger()
+    futures = {fetch.submit(settings, day): day for day in to_fetch}
+    for future in as_completed(list(futures)):
+        day = futures[future]
+        closed = is_closed(day)
+        try:
+            landed = future.result()
+        except Exception as error:  # the date failed after every retry: record why, keep going
+            reason = str(error) or type(error).__name__
+            result.failed[day] = reason
+            run.failures.append(f"{day}: {reason}")
+            _record(settings, day, backfill_ledger.FAILED, run.run_id, closed=closed, reason=reason[:2000])
+            log.warning(f"{day}: failed: {reason}")
+            _tell(day, "failed", reason)
+            continue
+        normalized = _load_date(settings, run, landed)
+        _record(
+            settings, day, backfill_ledger.DONE, run.run_id,
+            closed=closed, pages=len(landed), items=normalized["items_in"],
+        )
+        detail = f"{len(landed)} page(s), {normalized['items_in']} items, {normalized['quarantined']} quarantined"
+        log.info(f"{day}: done: {detail}")
+        result.done.append(day)
+        _tell(day, "done", detail)
 
 
 def run_backfill(workers: int | None = None, **parameters) -> BackfillReport:

@@ -23,7 +23,7 @@ from prefect.flows import Flow
 
 from ..core.reports import RunReport
 from ..core.settings import Settings
-from .ingest import ingest_hf_daily
+from .hf import ingest_hf_lists
 
 # Optional flows other modules may provide: (deployment, module, flow attribute names tried in order).
 OPTIONAL_FLOWS = {
@@ -47,7 +47,7 @@ def ingest_hf_recent(days: int = 2, timezone: str = "UTC", home: str | None = No
     The daily deployment runs this with days=2: yesterday's list is fetched again so papers
     added to it late still land; unchanged pages dedupe in the raw archive and change no row.
     """
-    return ingest_hf_daily(recent_dates(days, timezone), base_url=base_url, home=home)
+    return ingest_hf_lists(recent_dates(days, timezone), refresh=True, base_url=base_url, home=home)
 
 
 def optional_flow(deployment: str) -> Flow | None:
