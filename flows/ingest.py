@@ -18,7 +18,6 @@ from ..pipeline import registry
 from ..sources.files import expanded_paths, file_landed, is_regular_file
 from ..sources.kinds import KIND_UNREADABLE
 from ..sources.raw_archive import RawRecord
-from ..warehouse import connection
 from ..warehouse.checks import CheckContext
 from .arxiv import snapshot_ingested
 from .runs import recorded_run, run_logger

@@ -1,20 +1,13 @@
-"""From raw archive to Parquet lake: pick the parser a landing needs, write typed Parquet.
+"""Hugging Face list landings to typed rows: pick the parser a landing's sidecar asks for.
 
-Lake layout under <home>/lake (zstd Parquet, readable by Polars, pyarrow and DuckDB):
-    listings/list_month=YYYY-MM/<input key>.parquet   one file per raw input and month
-    quarantine/<input key>.parquet                    items that could not be loaded
-The input key is derived from the raw landing's path and the normalizer version, so
-normalizing the same landing again finds its files already written and writes nothing.
+Which kinds come here, and how their rows reach the lake and the warehouse, is declared in
+pipeline/registry.py; the lake's contract is docs/lake.md.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import io
 from dataclasses import dataclass, field
-from pathlib import Path
-
 import polars as pl
 
 from ..sources.kinds import (
@@ -24,7 +17,7 @@ from ..sources.kinds import (
     KIND_HF_PAPERS_TEXT,
     KIND_UNREADABLE,
 )
-from ..sources.raw_archive import RawRecord, write_atomically
+from ..sources.raw_archive import RawRecord
 from ..transforms.hf_listings import (
     LISTING_SCHEMA,
     QUARANTINE_SCHEMA,
@@ -131,56 +124,3 @@ def normalized_record(record: RawRecord) -> NormalizedInput:
     if listings.height + quarantine.height != extracted.items_in:
         raise AssertionError(f"{origin}: {extracted.items_in} items in but {listings.height} + {quarantine.height} out")
     return NormalizedInput(origin, listings, quarantine, extracted.items_in, warnings)
-
-
-def input_key(record: RawRecord) -> str:
-    """Stable name of a landing's lake files."""
-    basis = f"{record.meta['path']}|v{NORMALIZER_VERSION}"
-    return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:24]
-
-
-def write_parquet_once(frame: pl.DataFrame, path: Path) -> Path:
-    """Write a lake file atomically unless it exists (same input key, same content)."""
-    if not path.exists():
-        buffer = io.BytesIO()
-        frame.write_parquet(buffer, compression="zstd", statistics=True)
-        write_atomically(path, buffer.getvalue())
-    return path
-
-
-def write_lake(lake_dir: Path, record: RawRecord, normalized: NormalizedInput) -> list[Path]:
-    """Write a normalized input's Parquet files (once); returns every file that holds it."""
-    key = input_key(record)
-    written = []
-    listings = normalized.listings.with_columns(list_month=pl.col("list_date").dt.strftime("%Y-%m"))
-    for (month,), part in listings.group_by("list_month", maintain_order=True):
-        path = lake_dir / "listings" / f"list_month={month}" / f"{key}.parquet"
-        written.append(write_parquet_once(part.drop("list_month").sort("position"), path))
-    if normalized.quarantine.height:
-        written.append(write_parquet_once(normalized.quarantine, lake_dir / "quarantine" / f"{key}.parquet"))
-    return written
-
-
-def landings_normalized(lake_dir: Path, landed: list[str]) -> dict:
-    """Normalize landings (raw body paths) into lake Parquet; returns the files and the counts."""
-    files, items_in, loaded, quarantined, warnings = [], 0, 0, 0, []
-    for body_path in landed:
-        record = RawRecord.at(Path(body_path))
-        normalized = normalized_record(record)
-        files += [str(p) for p in write_lake(lake_dir, record, normalized)]
-        items_in += normalized.items_in
-        loaded += normalized.listings.height
-        quarantined += normalized.quarantine.height
-        warnings += normalized.warnings
-    return {"files": files, "items_in": items_in, "loaded": loaded, "quarantined": quarantined, "warnings": warnings}
-
-
-def read_lake_files(files: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Listing rows and quarantine rows held in the given lake files."""
-    listing_files = [f for f in files if "/listings/" in Path(f).as_posix()]
-    quarantine_files = [f for f in files if "/quarantine/" in Path(f).as_posix()]
-    listings = pl.concat([pl.read_parquet(f) for f in listing_files]) if listing_files else pl.DataFrame(schema=LISTING_SCHEMA)
-    quarantine = (
-        pl.concat([pl.read_parquet(f) for f in quarantine_files]) if quarantine_files else pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    )
-    return listings, quarantine

@@ -304,20 +304,10 @@ def batch_written(lake_dir: Path, batch: Batch) -> dict[str, list[str]]:
             months = frame.with_columns(pl.col(date_column).dt.strftime("%Y-%m").alias(column))
             for (month,), part in months.group_by(column, maintain_order=True):
                 path = lake_dir / table / f"{column}={month}" / f"{batch.key}.parquet"
-                written.setdefault(table, []).append(str(_written_once(part.drop(column), path)))
+                written.setdefault(table, []).append(str(write_parquet_once(part.drop(column), path)))
         else:
-            written.setdefault(table, []).append(str(_written_once(frame, lake_dir / table / f"{batch.key}.parquet")))
+            written.setdefault(table, []).append(str(write_parquet_once(frame, lake_dir / table / f"{batch.key}.parquet")))
     return written
-
-
-def _written_once(frame: pl.DataFrame, path: Path) -> Path:
-    import io
-
-    if not path.exists():
-        buffer = io.BytesIO()
-        frame.write_parquet(buffer, compression="zstd", statistics=True)
-        write_atomically(path, buffer.getvalue())
-    return path
 
 
 def files_by_table(files: Iterable[str]) -> dict[str, list[str]]:
@@ -425,3 +415,14 @@ def warehouse_loaded(settings, files: list[str], run_id: int, checks=None) -> di
         return lake_files_loaded(con, files_by_table(files), run_id, checks)
     finally:
         con.close()
+
+
+def write_parquet_once(frame: pl.DataFrame, path: Path) -> Path:
+    """Write a lake file atomically (temporary, fsync, rename) unless it exists (same batch, same rows)."""
+    import io
+
+    if not path.exists():
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer, compression="zstd", statistics=True)
+        write_atomically(path, buffer.getvalue())
+    return path
