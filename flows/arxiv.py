@@ -27,7 +27,7 @@ from ..sources.kinds import KIND_ARXIV_API, KIND_ARXIV_OAI, KIND_ARXIV_SNAPSHOT
 from ..sources.raw_archive import RawRecord, land
 from ..transforms.arxiv import METADATA_PREFIXES
 from ..warehouse import connection, harvests
-from .runs import recorded_run, run_logger
+from .runs import FETCH_TASK_RETRIES, recorded_run, run_logger
 
 
 def _add_counts(report: ArxivRunReport, summary: dict, loaded: dict | None) -> None:
@@ -45,7 +45,7 @@ def _add_counts(report: ArxivRunReport, summary: dict, loaded: dict | None) -> N
         report.deleted_marked += loaded["deleted_new"]
 
 
-@task(name="fetch-arxiv-page", cache_policy=NO_CACHE)
+@task(name="fetch-arxiv-page", cache_policy=NO_CACHE, **FETCH_TASK_RETRIES)
 def fetch_arxiv_page(settings: Settings, url: str, params: dict, folder: str, stem: str, meta: dict) -> str:
     """GET one arXiv page and land it; returns its path.
 

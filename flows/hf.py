@@ -24,10 +24,10 @@ from ..sources.hf import (
 )
 from ..sources.kinds import KIND_HF_PAPER_API, KIND_HF_SEARCH_API
 from .ingest import normalized_and_loaded
-from .runs import recorded_run, run_logger
+from .runs import FETCH_TASK_RETRIES, recorded_run, run_logger
 
 
-@task(name="fetch-hf-list", cache_policy=NO_CACHE)
+@task(name="fetch-hf-list", cache_policy=NO_CACHE, **FETCH_TASK_RETRIES)
 def fetch_hf_list(settings: Settings, request: ListRequest, refresh: bool = False, html: bool = False) -> FetchOutcome:
     """Fetch (or take from the archive) every page of one list; returns its landings."""
     log = run_logger()
@@ -96,7 +96,7 @@ def ingest_hf_lists(
     return report
 
 
-@task(name="fetch-paper-details", cache_policy=NO_CACHE)
+@task(name="fetch-paper-details", cache_policy=NO_CACHE, **FETCH_TASK_RETRIES)
 def fetch_paper_details(settings: Settings, paper_ids: list[str], refresh: bool = False) -> dict:
     """Fetch (or take from the archive) /api/papers/{id} for each id; returns landings and failures.
 

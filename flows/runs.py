@@ -223,3 +223,21 @@ def recorded_run(settings: Settings, flow_name: str, arguments: dict, report_typ
         report.seconds = time.monotonic() - started
         end_writer_run(settings, report)
         publish_report(report, settings)
+
+
+def retry_unexpected(task, task_run, state) -> bool:
+    """Prefect retry condition of the fetch tasks: retry what the HTTP layer did not already retry.
+
+    sources/http.py retries every request (429, 5xx, timeouts, connection errors, settings.max_attempts
+    times, honouring Retry-After); a FetchError means those tries are spent, and retrying the task
+    would multiply them. Anything else escaping a fetch (an OSError landing a body, a protocol error
+    mid-body) gets the task's declared retries.
+    """
+    from ..sources.http import FetchError
+
+    error = state.result(raise_on_failure=False)
+    return isinstance(error, Exception) and not isinstance(error, FetchError)
+
+
+# Declared on every task that fetches: retries for the unexpected, the HTTP layer for the expected.
+FETCH_TASK_RETRIES = {"retries": 2, "retry_delay_seconds": 2, "retry_condition_fn": retry_unexpected}
