@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+
 import polars as pl
 
 from ..sources.kinds import (
@@ -26,9 +27,10 @@ from ..transforms.hf_listings import (
     Extracted,
     PageFormatError,
     daily_papers_extracted,
-    listings_normalized,
+    listings_normalized_batch,
     page_date_line,
     papers_page_extracted,
+    with_context,
 )
 
 # Bump when normalization output changes, so lake files of older code are not reused.
@@ -56,8 +58,8 @@ def _whole_input_quarantined(record: RawRecord, origin: str, reason: str) -> Ext
     return Extracted(pl.DataFrame(), quarantine, 1)
 
 
-def normalized_record(record: RawRecord) -> NormalizedInput:
-    """Normalize one landing by its sidecar: the parser, list date and origin all come from there."""
+def extracted_record(record: RawRecord) -> "ExtractedInput":
+    """Extract one landing's items by its sidecar: the parser, list date and origin all come from there."""
     meta = record.meta
     kind = meta["kind"]
     origin = meta.get("url") or meta.get("original_path") or meta["path"]
@@ -107,20 +109,42 @@ def normalized_record(record: RawRecord) -> NormalizedInput:
                 extracted = _whole_input_quarantined(record, origin, str(error))
     else:
         extracted = _whole_input_quarantined(record, origin, f"no parser for raw kind {kind!r}")
-    if extracted.items.width == 0:
-        listings = pl.DataFrame(schema=LISTING_SCHEMA)
-        quarantine = extracted.quarantine
+    context = {"source": source, "list_date": list_date, "fetched_at": record.fetched_at, "origin": origin,
+               "raw_sha256": record.sha256, "list_period": meta.get("list_period"), "ranked": bool(meta.get("ranked"))}
+    return ExtractedInput(origin, extracted, context, warnings)
+
+
+@dataclass
+class ExtractedInput:
+    """One landing's extracted items and the context its rows need (before typing, see normalized_batch)."""
+
+    origin: str
+    extracted: Extracted
+    context: dict
+    warnings: list[str]
+
+
+def normalized_record(record: RawRecord) -> NormalizedInput:
+    """Normalize one landing by its sidecar: the parser, list date and origin all come from there."""
+    return normalized_batch([record])
+
+
+def normalized_batch(records: list[RawRecord]) -> NormalizedInput:
+    """Normalize landings of HF list kinds together: extracted one by one, typed in one pass."""
+    items, quarantines, warnings, items_in = [], [], [], 0
+    for record in records:
+        one = extracted_record(record)
+        items_in += one.extracted.items_in
+        warnings += one.warnings
+        quarantines.append(one.extracted.quarantine.select(list(QUARANTINE_SCHEMA)).cast(QUARANTINE_SCHEMA))
+        if one.extracted.items.width and one.extracted.items.height:
+            items.append(with_context(one.extracted.items, **one.context))
+    quarantine = pl.concat(quarantines) if quarantines else pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    if items:
+        listings, quarantine = listings_normalized_batch(pl.concat(items, how="vertical_relaxed"), quarantine)
     else:
-        listings, quarantine = listings_normalized(
-            extracted,
-            source=source,
-            list_date=list_date,
-            fetched_at=record.fetched_at,
-            origin=origin,
-            raw_sha256=record.sha256,
-            list_period=meta.get("list_period"),
-            ranked=bool(meta.get("ranked")),
-        )
-    if listings.height + quarantine.height != extracted.items_in:
-        raise AssertionError(f"{origin}: {extracted.items_in} items in but {listings.height} + {quarantine.height} out")
-    return NormalizedInput(origin, listings, quarantine, extracted.items_in, warnings)
+        listings = pl.DataFrame(schema=LISTING_SCHEMA)
+    origin = records[0].meta.get("path", "") if len(records) == 1 else f"{len(records)} landings"
+    if listings.height + quarantine.height != items_in:
+        raise AssertionError(f"{origin}: {items_in} items in but {listings.height} + {quarantine.height} out")
+    return NormalizedInput(origin, listings, quarantine, items_in, warnings)

@@ -31,7 +31,7 @@ from ..sources.raw_archive import RawRecord, write_atomically
 from ..transforms.arxiv import arxiv_listings, arxiv_papers, arxiv_row_schema, looks_like_snapshot_line
 from ..transforms.hf_listings import LISTING_SCHEMA, QUARANTINE_SCHEMA
 from .arxiv import ARXIV_NORMALIZER_VERSION, arxiv_page_normalized, snapshot_line_batches
-from .lake import NORMALIZER_VERSION, normalized_record
+from .lake import NORMALIZER_VERSION, normalized_batch, normalized_record
 
 # Bump when the batch layout of the lake changes (file names are derived from it).
 BATCH_LAYOUT_VERSION = 1
@@ -135,6 +135,12 @@ def _listing_frames(record: RawRecord) -> dict:
             "items_in": normalized.items_in, "warnings": normalized.warnings}
 
 
+def _listing_batch_frames(records: list[RawRecord]) -> dict:
+    normalized = normalized_batch(records)
+    return {"listings": normalized.listings, "quarantine": normalized.quarantine,
+            "items_in": normalized.items_in, "warnings": normalized.warnings}
+
+
 def _arxiv_frames(record: RawRecord) -> dict:
     page = arxiv_page_normalized(record)
     facts = {k: page[k] for k in ("entries", "total_results", "resumption_token", "complete_list_size", "error")}
@@ -228,8 +234,11 @@ def _batch_of(records: list[RawRecord]) -> Batch:
     schemas = lake_schemas()
     parts: dict[str, list[pl.DataFrame]] = {t: [] for t in schemas}
     batch = Batch(_key("|".join(r.meta["path"] for r in records)), {}, inputs=len(records))
-    for record in records:
-        out = KINDS[record.meta["kind"]].normalize(record)
+    # HF list kinds are typed together (one pass per batch); the others one landing at a time.
+    together = [r for r in records if KINDS[r.meta["kind"]].normalize is _listing_frames]
+    outs = [_listing_batch_frames(together)] if together else []
+    outs += [KINDS[r.meta["kind"]].normalize(r) for r in records if KINDS[r.meta["kind"]].normalize is not _listing_frames]
+    for out in outs:
         for table in schemas:
             if table in out:
                 parts[table].append(out[table])
