@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from papertrends.pipeline import registry
 from papertrends.warehouse import connection
 
 TREND_QUERIES = (("word", "scaling"), ("prefix", "tractab*"), ("phrase", "inference-time scaling"))
@@ -64,7 +65,7 @@ def step_papertrends_tasks(corpus: str, home: str, profile: str | None = None) -
     phases["land"] = time.perf_counter() - t
     peaks["land"] = _peak_mb()
     t = time.perf_counter()
-    normalized = ingest.normalize_to_lake.fn(settings, landed)
+    normalized = registry.landings_normalized(settings.lake_dir, landed)
     phases["normalize"] = time.perf_counter() - t
     peaks["normalize"] = _peak_mb()
     t = time.perf_counter()
@@ -332,7 +333,7 @@ def _normalize_and_load_fn(settings, report, landed):
     from papertrends.flows import ingest
 
     report.inputs = len(landed)
-    normalized = ingest.normalize_to_lake.fn(settings, landed)
+    normalized = registry.landings_normalized(settings.lake_dir, landed)
     report.items_in, report.items_loaded = normalized["items_in"], normalized["loaded"]
     if normalized["files"]:
         loaded = ingest.load_warehouse.fn(settings, normalized["files"], report.run_id)

@@ -35,7 +35,7 @@ def run_demo(settings: Settings, since: dt.date, until: dt.date, seed: int = 7) 
     from ..core.dates import date_range
     from ..devkit.hf_stub_server import DailyPapersServer
     from ..devkit.sample_listings import generate_daily_lists
-    from ..flows.ingest import ingest_hf_daily
+    from ..flows.hf import ingest_hf_lists
     from ..transforms.terms import parse_term
     from ..warehouse import connection, reads
     from .output import write_frame
@@ -46,7 +46,7 @@ def run_demo(settings: Settings, since: dt.date, until: dt.date, seed: int = 7) 
     print(f"demo: generated {papers} listed papers over {len(dates)} days ({since} .. {until}), seed {seed}")
     with DailyPapersServer(lists) as server:
         print(f"demo: serving them at {server.base_url}/api/daily_papers; ingesting into {settings.home}")
-        report = ingest_hf_daily(dates, base_url=server.base_url, home=str(settings.home))
+        report = ingest_hf_lists(dates, refresh=True, base_url=server.base_url, home=str(settings.home))
     print(report.summary())
     con = connection.open_reader(settings.warehouse_path)
     try:

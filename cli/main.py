@@ -443,8 +443,8 @@ def cmd_ingest_hf(args) -> int:
     if not (args.date or args.since or args.week or args.month or args.trending):
         raise UserError("say which lists: --date, --since, --week, --month or --trending")
     dates = [args.date.isoformat()] if args.date else date_range(args.since, args.until or dt.date.today()) if args.since else []
-    # issue 3: the command goes through ingest_hf_lists (archive as cache unless --refresh); the
-    # ingest_hf_daily flow stays for the demo, schedules and backfills (it always revalidates).
+    # The one HF list flow: the archive serves settled lists unless --refresh (schedules and the
+    # demo pass refresh=True: they always revalidate).
     from ..flows.hf import ingest_hf_lists
     from ..sources.hf import list_request
 
@@ -640,12 +640,12 @@ def cmd_rising(args) -> int:
 
 def cmd_search(args) -> int:
     """Papers ranked by BM25 (DuckDB fts) over title and abstract, with the trend filters."""
-    from ..warehouse import analytics, term_index
+    from ..warehouse import analytics, search_index, term_index
 
     _range(args.since, args.until)
     settings = _settings(args)
     if args.refresh_index:
-        rebuilt, seconds, papers = term_index.refresh_search_index(settings.warehouse_path, settings.writer_wait)
+        rebuilt, seconds, papers = search_index.refresh_search_index(settings.warehouse_path, settings.writer_wait)
         print(f"search index {'rebuilt' if rebuilt else 'already current'}: {papers} papers, {seconds:.1f}s", file=sys.stderr)
     if args.text is None:
         if args.refresh_index:

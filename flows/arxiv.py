@@ -3,7 +3,7 @@
 Each arXiv observation of a paper becomes a row in `papers` (merged with what other sources
 said, see transforms/papers.py) and a `listings` row with source 'arxiv' listed on its v1 date,
 and widens the paper's `paper_sources` row. API and OAI pages are fetched politely (one request
-per `arxiv_request_interval` seconds), landed raw, normalized to the lake and loaded page by
+the per-host limiter allows: settings.rate_limits, arxiv.org=3 s), landed raw, normalized to the lake and loaded page by
 page, so a harvest stopped at any page keeps what it loaded and resumes from its saved token.
 The snapshot is streamed in batches of `snapshot_batch_lines` lines with bounded memory.
 """
@@ -19,25 +19,15 @@ from prefect.cache_policies import NO_CACHE
 
 from ..core.reports import ArxivRunReport, RunReport
 from ..core.settings import Settings, load_settings
-from ..pipeline.arxiv import (
-    arxiv_extracted,
-    arxiv_lake_key,
-    arxiv_lake_written,
-    arxiv_loaded,
-    read_arxiv_lake_files,
-)
+from ..pipeline import registry
 from ..sources import http
-from ..sources.arxiv import ATOM_ACCEPT, MAX_PAGES, Throttle, harvest_key, land_large_file, search_query
+from ..sources.arxiv import ATOM_ACCEPT, MAX_PAGES, harvest_key, search_query
+from ..sources.files import file_landed
 from ..sources.kinds import KIND_ARXIV_API, KIND_ARXIV_OAI, KIND_ARXIV_SNAPSHOT
-from ..sources.raw_archive import RawRecord, land, utc_now
-from ..transforms.arxiv import (
-    METADATA_PREFIXES,
-    arxiv_rows_normalized,
-    deleted_normalized,
-    snapshot_lines_extracted,
-)
+from ..sources.raw_archive import RawRecord, land
+from ..transforms.arxiv import METADATA_PREFIXES
 from ..warehouse import connection, harvests
-from .runs import recorded_run, run_logger
+from .runs import FETCH_TASK_RETRIES, recorded_run, run_logger
 
 
 def _add_counts(report: ArxivRunReport, summary: dict, loaded: dict | None) -> None:
@@ -55,13 +45,16 @@ def _add_counts(report: ArxivRunReport, summary: dict, loaded: dict | None) -> N
         report.deleted_marked += loaded["deleted_new"]
 
 
-@task(name="fetch-arxiv-page", cache_policy=NO_CACHE)
-def fetch_arxiv_page(settings: Settings, throttle: Throttle, url: str, params: dict, folder: str, stem: str, meta: dict) -> str:
-    """GET one arXiv page politely (retries on 503 honour Retry-After) and land it; returns its path."""
+@task(name="fetch-arxiv-page", cache_policy=NO_CACHE, **FETCH_TASK_RETRIES)
+def fetch_arxiv_page(settings: Settings, url: str, params: dict, folder: str, stem: str, meta: dict) -> str:
+    """GET one arXiv page and land it; returns its path.
+
+    Politeness is the per-host limiter of sources/http.py (settings.rate_limits, arxiv.org=3 by
+    default): every try, retries included, waits its host's turn; a 503 honours Retry-After.
+    """
     log = run_logger()
-    throttle.wait()
     with http.make_client(settings, accept=ATOM_ACCEPT, send_hf_token=False) as client:
-        fetched = http.get(client, url, params, settings, sleep=throttle.sleep, log=log.warning)
+        fetched = http.get(client, url, params, settings, log=log.warning)
     record = land(settings.raw_dir, folder, stem, ".xml", fetched.body, {
         **meta,
         "url": fetched.url,
@@ -76,35 +69,19 @@ def fetch_arxiv_page(settings: Settings, throttle: Throttle, url: str, params: d
 
 @task(name="normalize-arxiv-page", cache_policy=NO_CACHE)
 def normalize_arxiv_page(settings: Settings, landed: str) -> dict:
-    """Normalize one landed API/OAI page into the lake; returns its files, counts and paging facts."""
-    body = Path(landed)
-    record = RawRecord.at(body)
-    extracted = arxiv_extracted(record)
-    origin = record.meta.get("url") or record.meta["path"]
-    rows, quarantine = arxiv_rows_normalized(extracted, fetched_at=record.fetched_at, origin=origin, raw_sha256=record.sha256)
-    deleted = deleted_normalized(extracted.deleted, fetched_at=record.fetched_at, origin=origin, raw_sha256=record.sha256)
-    if rows.height + quarantine.height + deleted.height != extracted.items_in:
-        raise AssertionError(f"{origin}: {extracted.items_in} items in but {rows.height} + {quarantine.height} + {deleted.height} out")
-    files = arxiv_lake_written(settings.lake_dir, arxiv_lake_key(record.meta["path"]), rows, quarantine, deleted)
-    return {
-        "files": [str(f) for f in files],
-        "items_in": extracted.items_in,
-        "loaded": rows.height,
-        "quarantined": quarantine.height,
-        "deleted": deleted.height,
-        "entries": extracted.records.height + extracted.deleted.height,
-        "total_results": extracted.total_results,
-        "resumption_token": extracted.resumption_token,
-        "complete_list_size": extracted.complete_list_size,
-        "error": extracted.error,
-    }
+    """Normalize one landed API/OAI page into the lake (through the registry); returns files, counts, paging facts."""
+    summary = registry.landings_normalized(settings.lake_dir, [landed])
+    facts = summary["facts"][0]
+    deleted = sum(1 for f in summary["files"] if "/arxiv_deleted/" in Path(f).as_posix())
+    return {**facts, "files": summary["files"], "items_in": summary["items_in"],
+            "loaded": summary["loaded"] - facts["deleted"], "quarantined": summary["quarantined"],
+            "deleted": facts["deleted"], "deleted_files": deleted}
 
 
 @task(name="load-arxiv-page", cache_policy=NO_CACHE)
 def load_arxiv_page(settings: Settings, files: list[str], run_id: int) -> dict:
     """Load one page's lake files into the warehouse; returns what changed."""
-    rows, quarantine, deleted = read_arxiv_lake_files(files)
-    return arxiv_loaded(settings, rows, quarantine, deleted, run_id)
+    return registry.warehouse_loaded(settings, files, run_id)
 
 
 def _page(settings: Settings, report: ArxivRunReport, landed: str) -> dict:
@@ -134,7 +111,7 @@ def ingest_arxiv_query(
     """Page through an arXiv API query (e.g. ``cat:cs.LG``), landing, normalizing and loading each page.
 
     `since`/`until` restrict to v1 submission dates; `max_results` caps the entries fetched.
-    Pages are `arxiv_page_size` entries, one request per `arxiv_request_interval` seconds,
+    Pages are `arxiv_page_size` entries, spaced by the per-host rate limit,
     sorted by submission date. An error feed (HTTP 400 with an "Error" entry) is quarantined
     and reported as a failure, never loaded as data.
     """
@@ -143,14 +120,14 @@ def ingest_arxiv_query(
     folder = f"arxiv_api/{hashlib.sha256(searched.encode('utf-8')).hexdigest()[:12]}"
 
     def body(report: ArxivRunReport) -> None:
-        throttle, start, size = Throttle(settings.arxiv_request_interval), 0, settings.arxiv_page_size
+        start, size = 0, settings.arxiv_page_size
         for _ in range(MAX_PAGES):
             if max_results is not None:
                 size = min(size, max_results - start)
             params = {"search_query": searched, "start": start, "max_results": size,
                       "sortBy": "submittedDate", "sortOrder": "ascending"}
             try:
-                landed = fetch_arxiv_page(settings, throttle, settings.arxiv_api_url, params, folder,
+                landed = fetch_arxiv_page(settings, settings.arxiv_api_url, params, folder,
                                           f"s{start:07d}-m{size}", {"kind": KIND_ARXIV_API, "query": searched, "position_offset": start})
             except http.FetchError as error:
                 report.failures.append(f"arXiv API: {error}")
@@ -212,7 +189,6 @@ def harvest_arxiv_oai(
         else:
             _with_warehouse(settings, lambda con: harvests.oai_harvest_started(con, key, endpoint, metadata_prefix, set_spec, since, until))
             token, page_number, done = None, 0, 0
-        throttle = Throttle(settings.arxiv_request_interval)
         for _ in range(MAX_PAGES):
             if token:
                 params = {"verb": "ListRecords", "resumptionToken": token}
@@ -222,7 +198,7 @@ def harvest_arxiv_oai(
                                                   ("until", until and until.isoformat())) if v})
             meta = {"kind": KIND_ARXIV_OAI, "harvest_key": key, "page": page_number, "position_offset": done}
             try:
-                landed = fetch_arxiv_page(settings, throttle, endpoint, params, f"arxiv_oai/{key}", f"p{page_number:05d}", meta)
+                landed = fetch_arxiv_page(settings, endpoint, params, f"arxiv_oai/{key}", f"p{page_number:05d}", meta)
             except http.FetchError as error:
                 report.failures.append(f"OAI-PMH: {error} (run the same harvest again to resume)")
                 return
@@ -250,25 +226,7 @@ def harvest_arxiv_oai(
 @task(name="land-snapshot", cache_policy=NO_CACHE)
 def land_snapshot(settings: Settings, path: str) -> str:
     """Land the snapshot file in the raw archive (hard link or streaming copy); returns its raw path."""
-    source = Path(path)
-    now = utc_now().isoformat()
-    record = land_large_file(settings.raw_dir, "arxiv_snapshot", source, {
-        "kind": KIND_ARXIV_SNAPSHOT, "original_path": str(source.resolve()), "landed_at": now, "fetched_at": now,
-    })
-    return str(record.path)
-
-
-def _batches(handle, lines_per_batch: int, digest):
-    """Lists of at most `lines_per_batch` lines, hashing every byte read."""
-    batch: list[bytes] = []
-    for line in handle:
-        digest.update(line)
-        batch.append(line)
-        if len(batch) == lines_per_batch:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    return str(file_landed(settings.raw_dir, Path(path), KIND_ARXIV_SNAPSHOT, None).path)
 
 
 def _progress(enabled: bool):
@@ -290,50 +248,44 @@ def _progress(enabled: bool):
     )
 
 
-@task(name="load-snapshot-batches", cache_policy=NO_CACHE)
-def load_snapshot_batches(settings: Settings, landed: str, run_id: int, show_progress: bool = True) -> dict:
-    """Stream the landed snapshot in batches: parse with Polars, write the lake, load; returns counts.
+def snapshot_loaded(settings: Settings, lake_dir: Path, landed: str, run_id: int, show_progress: bool = False) -> dict:
+    """Stream a landed snapshot in batches through the registry: write each batch's lake files, load them.
 
     Memory stays bounded by one batch (`snapshot_batch_lines` lines) whatever the file size.
     """
-    body = Path(landed)
-    record = RawRecord.at(body)
+    record = RawRecord.at(Path(landed))
     origin = record.meta["path"]  # relative to the raw archive: exports carry no local path
     totals = {"inputs": 1, "items_in": 0, "loaded": 0, "quarantined": 0, "deleted": 0, "batches": 0,
-              "listings_new": 0, "listings_changed": 0, "papers_new": 0, "papers_changed": 0, "deleted_new": 0, "warnings": []}
-    digest = hashlib.sha256()
-    position = 0
-    with body.open("rb") as handle, _progress(show_progress) as progress:
+              "listings_new": 0, "listings_changed": 0, "papers_new": 0, "papers_changed": 0, "deleted_new": 0,
+              "warnings": [], "files": []}
+    with _progress(show_progress) as progress:
         bar = progress.add_task(f"arXiv snapshot {Path(origin).name}", total=record.meta["bytes"], papers=0)
-        for number, lines in enumerate(_batches(handle, settings.snapshot_batch_lines, digest)):
-            extracted = snapshot_lines_extracted(lines, first_position=position, origin=origin, raw_sha256=record.sha256)
-            rows, quarantine = arxiv_rows_normalized(extracted, fetched_at=record.fetched_at, origin=origin, raw_sha256=record.sha256)
-            if rows.height + quarantine.height != extracted.items_in:
-                raise AssertionError(f"{origin} batch {number}: {extracted.items_in} in, {rows.height} + {quarantine.height} out")
-            empty_deleted = deleted_normalized(extracted.deleted, fetched_at=record.fetched_at, origin=origin, raw_sha256=record.sha256)
-            arxiv_lake_written(settings.lake_dir, arxiv_lake_key(f"{record.meta['path']}|batch{number}"), rows, quarantine, empty_deleted)
-            loaded = arxiv_loaded(settings, rows, quarantine, empty_deleted, run_id)
+        for batch in registry.stream_batches(record, settings.snapshot_batch_lines):
+            totals["warnings"] += batch.warnings
+            files = [f for part in registry.batch_written(lake_dir, batch).values() for f in part]
+            if not files:
+                continue
+            loaded = registry.warehouse_loaded(settings, files, run_id)
+            totals["files"] += files
             totals["batches"] += 1
-            totals["items_in"] += extracted.items_in
-            totals["loaded"] += rows.height
-            totals["quarantined"] += quarantine.height
+            totals["items_in"] += batch.items_in
+            totals["loaded"] += batch.loaded
+            totals["quarantined"] += batch.quarantined
             for name in ("listings_new", "listings_changed", "papers_new", "papers_changed"):
                 totals[name] += loaded[name]
-            position += len(lines)
-            progress.update(bar, advance=sum(len(line) for line in lines), papers=totals["loaded"])
-            del extracted, rows, quarantine, lines
-    if digest.hexdigest() != record.sha256:
-        totals["warnings"].append(
-            f"{body}: its bytes changed since they were landed (sha256 {digest.hexdigest()[:16]}, expected "
-            f"{record.sha256[:16]}); was the original edited in place? Ingest it again to land the new bytes."
-        )
+            progress.update(bar, advance=batch.bytes_read, papers=totals["loaded"])
     run_logger().info(f"snapshot {origin}: {totals['items_in']} lines = {totals['loaded']} papers + {totals['quarantined']} quarantined")
     return totals
 
 
-def snapshot_ingested(settings: Settings, report: RunReport, path: Path, show_progress: bool = True) -> None:
-    """Land and load one snapshot file inside a running ingest-files flow, adding to its report."""
-    landed = land_snapshot(settings, str(path))
+@task(name="load-snapshot-batches", cache_policy=NO_CACHE)
+def load_snapshot_batches(settings: Settings, landed: str, run_id: int, show_progress: bool = True) -> dict:
+    """Stream the landed snapshot in batches: parse with Polars, write the lake, load; returns counts."""
+    return snapshot_loaded(settings, settings.lake_dir, landed, run_id, show_progress)
+
+
+def snapshot_ingested(settings: Settings, report: RunReport, landed: str, show_progress: bool = True) -> None:
+    """Load one landed snapshot inside a running ingest-files flow, adding to its report."""
     totals = load_snapshot_batches(settings, landed, report.run_id, show_progress)
     report.inputs += 1
     report.items_in += totals["items_in"]

@@ -27,10 +27,11 @@ from ..core import interrupts
 from ..core.dates import date_range
 from ..core.reports import ArxivRunReport, RunReport
 from ..core.settings import DEFAULT_SETTLED_DAYS, Settings, is_settled, load_settings
+from ..sources.hf import fetch_list, list_request
 from ..sources.raw_archive import utc_now
 from ..warehouse import backfill_ledger, connection
 from .arxiv import harvest_arxiv_oai
-from .ingest import fetch_daily_list, load_warehouse, normalize_to_lake
+from .ingest import load_warehouse, normalize_to_lake
 from .runs import begin_writer_run, end_writer_run, run_logger
 
 SOURCE_HF = "hf_daily"
@@ -75,8 +76,14 @@ def closed_day_cache_key(context, parameters: dict) -> str | None:
     persist_result=True,
 )
 def fetch_list_date(settings: Settings, list_date: str) -> list[str]:
-    """Fetch and land every page of one date (see ingest.fetch_daily_list); retried as a whole date."""
-    return fetch_daily_list.fn(settings, list_date)
+    """Fetch every page of one date (always revalidated) and land each response; retried as a whole date."""
+    log = run_logger()
+    outcome = fetch_list(settings, list_request("date", list_date), refresh=True, log=log.warning)
+    for problem in outcome.problems:
+        log.warning(problem)
+    log.info(f"{list_date}: {len(outcome.landed)} page(s), {outcome.requests} request(s), "
+             f"{outcome.from_archive} from the archive, {outcome.not_modified} not modified")
+    return outcome.landed
 
 
 @dataclass

@@ -4,11 +4,12 @@ details and title resolution (the pagers and the cache rules are in sources/hf.p
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from ..core.reports import RunReport
 from ..core.settings import Settings, load_settings
 from ..pipeline.details import details_normalized
 from ..sources import http
@@ -23,10 +24,10 @@ from ..sources.hf import (
 )
 from ..sources.kinds import KIND_HF_PAPER_API, KIND_HF_SEARCH_API
 from .ingest import normalized_and_loaded
-from .runs import recorded_run, run_logger
+from .runs import FETCH_TASK_RETRIES, recorded_run, run_logger
 
 
-@task(name="fetch-hf-list", cache_policy=NO_CACHE)
+@task(name="fetch-hf-list", cache_policy=NO_CACHE, **FETCH_TASK_RETRIES)
 def fetch_hf_list(settings: Settings, request: ListRequest, refresh: bool = False, html: bool = False) -> FetchOutcome:
     """Fetch (or take from the archive) every page of one list; returns its landings."""
     log = run_logger()
@@ -95,7 +96,7 @@ def ingest_hf_lists(
     return report
 
 
-@task(name="fetch-paper-details", cache_policy=NO_CACHE)
+@task(name="fetch-paper-details", cache_policy=NO_CACHE, **FETCH_TASK_RETRIES)
 def fetch_paper_details(settings: Settings, paper_ids: list[str], refresh: bool = False) -> dict:
     """Fetch (or take from the archive) /api/papers/{id} for each id; returns landings and failures.
 
@@ -153,11 +154,25 @@ def resolve_titles(settings: Settings, titles: list[tuple[str, str]], refresh: b
             resolved_id, status = title_resolved(title, hits)
             con = connection.open_writer(settings.warehouse_path)
             try:
-                enrichment.resolve_title(con, synthetic_id, title, resolved_id, status, record.sha256)
+                enrichment.resolve_title(con, synthetic_id, title, resolved_id, status, record.sha256,
+                                         resolved_at=record.fetched_at)
             finally:
                 con.close()
             outcomes[status] += 1
     return {**outcomes, "failures": failures}
+
+
+@dataclass
+class EnrichRunReport(RunReport):
+    """An enrich run: asked papers are its items; a detail that could not be loaded is no failure of the run."""
+
+    titles_resolved: int = 0
+
+    @property
+    def status(self) -> str:
+        if self.failures:
+            return "partial" if self.items_loaded or self.titles_resolved else "failed"
+        return "completed"
 
 
 @flow(name="enrich-hf", log_prints=False)
@@ -176,41 +191,41 @@ def enrich_hf(
     from /api/papers/{id}: authors, GitHub repo and stars, AI keywords and summary, organization,
     withdrawal. Answers are archived and reused unless `refresh`; a 404 is recorded and not asked
     again. With `resolve`, papers known only by title (title:<hex>) are searched by title; an exact
-    title match moves the paper and its listings to the arXiv id. Returns counts and failures.
+    title match moves the paper and its listings to the arXiv id. A writer run like every other
+    (recorded_run: the writer lock for the whole run). Returns counts and failures.
     """
     from ..transforms.ids import paper_id as arxiv_id
-    from ..warehouse import connection, enrichment, ledger
+    from ..warehouse import connection, enrichment
 
-    started = time.monotonic()
     settings = load_settings(home, hf_base_url=base_url)
-    con = connection.open_writer(settings.warehouse_path)
-    try:
-        run_id = ledger.start_run(con, "enrich-hf", {"ids": paper_ids, "missing": missing, "resolve": resolve,
-                                                    "refresh": refresh, "base_url": settings.hf_base_url})
-        wanted = []
-        for raw in paper_ids or []:
-            pid = arxiv_id(raw)
-            if pid is None:
-                raise ValueError(f"{raw!r} is not an arXiv id")
-            wanted.append(pid)
-        if missing:
-            wanted += [p for p in enrichment.papers_missing_details(con, limit) if p not in wanted]
-        titles = enrichment.unresolved_titles(con) if resolve else []
-    finally:
-        con.close()
-    result = {"run_id": run_id, "asked": len(wanted), "loaded": 0, "not_loaded": 0, "requests": 0,
-              "papers_new": 0, "papers_changed": 0, "upvote_sightings_new": 0, "titles": len(titles),
-              "failures": [], "problems": []}
-    status = "completed"
-    try:
+    wanted = []
+    for raw in paper_ids or []:
+        pid = arxiv_id(raw)
+        if pid is None:
+            raise ValueError(f"{raw!r} is not an arXiv id")
+        wanted.append(pid)
+    arguments = {"ids": paper_ids, "missing": missing, "resolve": resolve, "refresh": refresh,
+                 "base_url": settings.hf_base_url}
+    with recorded_run(settings, "enrich-hf", arguments, EnrichRunReport) as report:
+        con = connection.open_writer(settings.warehouse_path, settings.writer_wait)
+        try:
+            if missing:
+                wanted += [p for p in enrichment.papers_missing_details(con, limit) if p not in wanted]
+            titles = enrichment.unresolved_titles(con) if resolve else []
+        finally:
+            con.close()
+        result = {"run_id": report.run_id, "asked": len(wanted), "loaded": 0, "not_loaded": 0, "requests": 0,
+                  "papers_new": 0, "papers_changed": 0, "upvote_sightings_new": 0, "titles": len(titles),
+                  "failures": report.failures, "problems": report.warnings}
+        report.inputs, report.items_in = len(wanted) + len(titles), len(wanted)
         if wanted:
             fetched = fetch_paper_details(settings, wanted, refresh)
-            result["failures"] += fetched["failures"]
+            report.failures += fetched["failures"]
             result["requests"] = fetched["requests"]
             papers, sightings, answers, problems = details_normalized(fetched["landed"])
-            result["problems"] += problems
+            report.warnings += problems
             result["loaded"], result["not_loaded"] = papers.height, len(problems)
-            con = connection.open_writer(settings.warehouse_path)
+            con = connection.open_writer(settings.warehouse_path, settings.writer_wait)
             try:
                 counts = enrichment.load_paper_details(con, papers, sightings, answers)
             finally:
@@ -219,23 +234,11 @@ def enrich_hf(
                           upvote_sightings_new=counts.upvote_sightings_new)
         if titles:
             resolved = resolve_titles(settings, titles, refresh)
-            result["failures"] += resolved.pop("failures")
+            report.failures += resolved.pop("failures")
             result.update({f"titles_{k}": v for k, v in resolved.items()})
-        if result["failures"]:
-            status = "partial" if result["loaded"] or result.get("titles_resolved") else "failed"
-    except Exception as error:
-        status = "failed"
-        result["failures"].append(f"run stopped: {error}")
-        raise
-    finally:
-        con = connection.open_writer(settings.warehouse_path)
-        try:
-            ledger.finish_run(con, run_id, status, "; ".join(result["failures"] + result["problems"])[:4000],
-                             inputs=result["asked"] + result["titles"], items_in=result["asked"],
-                             items_loaded=result["loaded"], items_quarantined=result["not_loaded"],
-                             papers_new=result["papers_new"], papers_changed=result["papers_changed"])
-        finally:
-            con.close()
-        result["status"], result["seconds"] = status, time.monotonic() - started
-        run_logger().info(f"enrich: {result}")
+        report.items_loaded, report.items_quarantined = result["loaded"], result["not_loaded"]
+        report.papers_new, report.papers_changed = result["papers_new"], result["papers_changed"]
+        report.titles_resolved = result.get("titles_resolved", 0)
+    result["status"], result["seconds"] = report.status, report.seconds
+    run_logger().info(f"enrich: {result}")
     return result

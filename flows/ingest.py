@@ -1,4 +1,4 @@
-"""Prefect flows that ingest Hugging Face daily lists and saved files: fetch or land, normalize, load.
+"""The steps every ingestion shares (normalize landings in batches, load), and `ingest files`.
 
 Each flow reads as its steps. Tasks hand each other paths and small summaries, never big
 frames: raw landings are files, normalized rows are Parquet files in the lake.
@@ -6,7 +6,7 @@ frames: raw landings are files, normalized rows are Parquet files in the lake.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from pathlib import Path
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
@@ -14,64 +14,72 @@ from prefect.cache_policies import NO_CACHE
 from ..core.dates import parsed_dates
 from ..core.reports import RunReport
 from ..core.settings import Settings, load_settings
-from ..pipeline.lake import landings_normalized, read_lake_files
-from ..sources import http
-from ..sources.files import expanded_paths, files_landed
-from ..sources.hf import fetch_list, list_request
-from ..warehouse import connection, loads
+from ..pipeline import registry
+from ..sources.files import expanded_paths, file_landed, not_a_regular_file
+from ..sources.kinds import KIND_UNREADABLE
+from ..sources.raw_archive import RawRecord
 from ..warehouse.checks import CheckContext
+from .arxiv import snapshot_ingested
 from .runs import recorded_run, run_logger
-
-
-@task(name="fetch-daily-list", cache_policy=NO_CACHE)
-def fetch_daily_list(settings: Settings, list_date: str, from_archive: bool = False) -> list[str]:
-    """Fetch every page of one date's list and land each response; returns the body paths.
-
-    Goes through sources/hf.py: per-host rate limit, conditional requests (a 304
-    reuses the archived body), and answers classified before they can be parsed as data. Every
-    page is asked again (conditionally) unless `from_archive`, which serves a settled date that
-    is already archived without any request.
-    """
-    log = run_logger()
-    outcome = fetch_list(settings, list_request("date", list_date), refresh=not from_archive, log=log.warning)
-    for problem in outcome.problems:
-        log.warning(problem)
-    log.info(f"{list_date}: {len(outcome.landed)} page(s), {outcome.requests} request(s), "
-             f"{outcome.from_archive} from the archive, {outcome.not_modified} not modified")
-    return outcome.landed
 
 
 @task(name="land-files", cache_policy=NO_CACHE)
 def land_files(settings: Settings, paths: list[str], list_date: str | None) -> list[str]:
-    """Copy each file into the raw archive (content-addressed), with what is needed to parse it."""
-    return files_landed(settings.raw_dir, paths, list_date)
+    """Land saved files of every known kind (content-addressed); returns the landings' body paths.
+
+    Files inside folders that are not a known kind are skipped; use saved_files_landed to learn which.
+    """
+    return saved_files_landed(settings, paths, list_date)["landed"]
 
 
-@task(name="normalize-to-lake", cache_policy=NO_CACHE)
-def normalize_to_lake(settings: Settings, landed: list[str]) -> dict:
-    """Normalize landings into lake Parquet; returns the files and per-input counts."""
-    summary = landings_normalized(settings.lake_dir, landed)
+def saved_files_landed(settings: Settings, paths: list[str], list_date: str | None) -> dict:
+    """Recognise (by content, through the registry) and land saved files; name every file skipped and why.
+
+    A file named on its own that is not a known kind is landed as unreadable, so it is
+    quarantined with its reason; one found inside a folder is skipped and named in `skipped`.
+    """
+    landed, skipped = [], []
+    for path, named in expanded_paths(paths):
+        special = not_a_regular_file(path)  # never opened: a FIFO blocks forever, /dev/zero never ends
+        kind, why = registry.recognised(path) if special is None else (None, special)
+        if kind is None and not named:
+            skipped.append(f"{path}: {why}")
+            continue
+        record = file_landed(settings.raw_dir, path, kind.name if kind else KIND_UNREADABLE, list_date, why)
+        landed.append(str(record.path))
+    return {"landed": landed, "skipped": skipped}
+
+
+@task(name="normalize-batch", cache_policy=NO_CACHE)
+def normalize_batch(settings: Settings, landed: list[str]) -> dict:
+    """Normalize one batch of landings into lake Parquet (a few files: one per table and month)."""
+    return registry.landings_normalized(settings.lake_dir, landed, batch_inputs=max(len(landed), 1))
+
+
+def normalize_to_lake(settings: Settings, landed: list[str], batch_inputs: int = registry.DEFAULT_BATCH_INPUTS) -> dict:
+    """Normalize landings into lake Parquet in bounded batches: one Prefect task run per batch.
+
+    Returns the files and the counts (items in = loaded + quarantined), summed over the batches.
+    """
+    summary = registry.empty_summary()
+    for start in range(0, len(landed), batch_inputs):
+        registry.summary_added(summary, normalize_batch(settings, landed[start:start + batch_inputs]))
     run_logger().info(
         f"normalized {len(landed)} input(s): {summary['items_in']} items = {summary['loaded']} rows + "
-        f"{summary['quarantined']} quarantined"
+        f"{summary['quarantined']} quarantined in {len(summary['files'])} lake file(s)"
     )
     return summary
 
 
 @task(name="load-warehouse", cache_policy=NO_CACHE)
 def load_warehouse(settings: Settings, files: list[str], run_id: int, checks: CheckContext | None = None) -> dict:
-    """Load lake files into the warehouse in one transaction, data checks included; returns what changed."""
-    listings, quarantine = read_lake_files(files)
-    con = connection.open_writer(settings.warehouse_path, settings.writer_wait)
-    try:
-        counts = loads.load(con, listings, quarantine, run_id, checks=checks)
-    finally:
-        con.close()
+    """Load lake files into the warehouse with the data checks; returns what changed."""
+    counts = registry.warehouse_loaded(settings, files, run_id, checks)
     run_logger().info(
-        f"loaded {counts.listings_in} listing rows ({counts.listings_new} new, {counts.listings_changed} changed), "
-        f"{counts.papers_new} new papers, {counts.quarantine_new} new quarantine items"
+        f"loaded {counts['listings_in']} listing rows ({counts['listings_new']} new, {counts['listings_changed']} changed), "
+        f"{counts['papers_new']} new papers, {counts['quarantine_new']} new quarantine items"
     )
-    return asdict(counts)
+    return counts
 
 
 def normalized_and_loaded(settings: Settings, report: RunReport, landed: list[str], dates: list[str] | None = None) -> RunReport:
@@ -105,51 +113,30 @@ def normalized_and_loaded(settings: Settings, report: RunReport, landed: list[st
     return report
 
 
-@flow(name="ingest-hf-daily", log_prints=False)
-def ingest_hf_daily(dates: list[str], base_url: str | None = None, home: str | None = None) -> RunReport:
-    """Fetch the Hugging Face daily lists for `dates` (every page), land raw, normalize, load.
-
-    A date whose fetch still fails after retries is reported and skipped; the others load.
-    `base_url` defaults to https://huggingface.co (or PAPERTRENDS_HF_BASE_URL).
-    """
-    settings = load_settings(home, hf_base_url=base_url)
-    arguments = {"dates": dates, "base_url": settings.hf_base_url}
-    with recorded_run(settings, "ingest-hf-daily", arguments) as report:
-        landed: list[str] = []
-        for list_date in dates:
-            try:
-                landed += fetch_daily_list(settings, list_date)
-            except http.FetchError as error:
-                report.failures.append(f"{list_date}: {error}")
-        normalized_and_loaded(settings, report, landed, dates)
-    return report
-
-
 @flow(name="ingest-files", log_prints=False)
 def ingest_files(
     paths: list[str], list_date: str | None = None, home: str | None = None, show_progress: bool = False
 ) -> RunReport:
-    """Ingest saved daily-papers JSON files, saved papers pages (.txt) and arXiv metadata snapshots.
+    """Ingest saved files of every raw kind: HF daily JSON, papers pages (HTML, text), arXiv API and
+    OAI-PMH pages, and arXiv metadata snapshots (JSON Lines, under any name).
 
-    The list date is `list_date` when given, else a YYYY-MM-DD file name, else each item's
-    paper.submittedOnDailyAt. A text page needs `list_date` (it shows no year). A JSON Lines
-    file of arXiv metadata records (arxiv-metadata-oai-snapshot.json) is recognised by its first
-    line, streamed in batches (see flows/arxiv.py) and listed on each paper's v1 date;
-    `show_progress` draws a progress bar for it on stderr.
+    Each file's kind is recognised by its content (pipeline/registry.py). The list date of HF
+    files is `list_date` when given, else a YYYY-MM-DD file name, else each item's
+    paper.submittedOnDailyAt; a text page needs `list_date` (it shows no year). A snapshot is
+    streamed in batches and listed on each paper's v1 date; `show_progress` draws a progress bar
+    for it on stderr. Files inside folders that are no known kind are skipped and named in the
+    report's warnings.
     """
     settings = load_settings(home)
     with recorded_run(settings, "ingest-files", {"paths": paths, "list_date": list_date}) as report:
-        # arXiv metadata snapshots (JSON Lines, several GB) are streamed in batches, never read whole.
-        from ..sources.arxiv import is_arxiv_snapshot
-        from .arxiv import snapshot_ingested
-
-        expanded = expanded_paths(paths)
-        snapshots = [p for p in expanded if p.is_file() and is_arxiv_snapshot(p)]
-        others = [str(p) for p in expanded if p not in snapshots]
-        landed = land_files(settings, others, list_date) if others else []
-        normalized_and_loaded(settings, report, landed, [list_date] if list_date else None)
-        for snapshot in snapshots:
-            snapshot_ingested(settings, report, snapshot, show_progress)
-        if snapshots and list_date:
+        found = saved_files_landed(settings, paths, list_date)
+        report.warnings += [f"skipped {line}" for line in found["skipped"]]
+        records = [RawRecord.at(Path(p)) for p in found["landed"]]
+        groups = registry.split_by_load(records)
+        lake_inputs = [str(r.path) for r in groups["lake"] + groups["unknown"]]
+        normalized_and_loaded(settings, report, lake_inputs, [list_date] if list_date else None)
+        for record in groups["stream"]:
+            snapshot_ingested(settings, report, str(record.path), show_progress)
+        if groups["stream"] and list_date:
             report.warnings.append("--date does not apply to arXiv snapshots: each paper is listed on its v1 date")
     return report

@@ -17,9 +17,11 @@ from prefect import flow
 from ..core import errors
 from ..core.reports import RunReport
 from ..core.settings import Settings, load_settings
-from ..pipeline.lake import normalized_record, read_lake_files, write_lake
+from ..pipeline import registry
+from ..pipeline.details import details_normalized
 from ..sources.raw_archive import iter_raw
-from ..warehouse import connection, ledger, loads, locks, term_index
+from ..transforms.hf_details import search_hits, title_resolved
+from ..warehouse import connection, enrichment, ledger, term_index
 from ..warehouse.checks import CheckContext
 from . import runs
 from .runs import publish_report, run_logger
@@ -45,9 +47,7 @@ def _swap_in(settings: Settings, new_lake: Path, new_warehouse: Path) -> None:
     live = settings.warehouse_path
     _checkpointed(live, settings.writer_wait)
     if live.exists():
-        backup = live.with_name(BACKUP_WAREHOUSE)
-        backup.unlink(missing_ok=True)
-        backup.hardlink_to(live)
+        _keep_backup(live)
     new_warehouse.replace(live)  # atomic: readers open the old file or the new one
     old_lake = settings.home / "lake.old"
     shutil.rmtree(old_lake, ignore_errors=True)
@@ -57,14 +57,101 @@ def _swap_in(settings: Settings, new_lake: Path, new_warehouse: Path) -> None:
     shutil.rmtree(old_lake, ignore_errors=True)
 
 
+# Tables whose rows come from raw/ alone: a rebuild must hold at least as many of each as the
+# live warehouse, or it is refused. (Run ledger, harvest and backfill state are carried over.)
+DATA_TABLES = ("papers", "listings", "quarantine", "paper_sources", "first_listings", "upvote_history",
+               "paper_details", "title_resolutions", "arxiv_deleted")
+# State that raw/ cannot give back (where a harvest stopped, which dates a backfill finished).
+CARRIED_TABLES = ("oai_harvests", "backfill_dates")
+
+
+def table_counts(path: Path) -> dict[str, int]:
+    """Rows per data table of the warehouse file at `path` (read-only)."""
+    con = connection.open_reader(path)
+    try:
+        present = connection.table_names(con)
+        return {t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in DATA_TABLES if t in present}
+    finally:
+        con.close()
+
+
+def _carried_over(con, live: Path) -> None:
+    """Copy the state raw/ cannot give back (harvest resume points, backfill outcomes) from the live warehouse."""
+    quoted = str(live).replace("'", "''")  # ATTACH takes no parameters
+    con.execute(f"attach '{quoted}' as live (read_only)")
+    try:
+        with connection.transaction(con):
+            for table in CARRIED_TABLES:
+                con.execute(f"insert into {table} by name select * from live.{table}")
+    finally:
+        con.execute("detach live")
+
+
+def _loaded_lake_batch(con, lake_dir: Path, batch, report: RunReport) -> None:
+    """Write one normalized batch into the new lake and merge it into the new warehouse."""
+    files = registry.batch_written(lake_dir, batch)
+    report.inputs += batch.inputs
+    report.items_in += batch.items_in
+    report.items_loaded += batch.loaded
+    report.items_quarantined += batch.quarantined
+    report.warnings += batch.warnings
+    if files:
+        counts = registry.lake_files_loaded(con, files, report.run_id, CheckContext(items_in=batch.items_in))
+        report.listings_new += counts["listings_new"]
+        report.listings_changed += counts["listings_changed"]
+        report.papers_new += counts["papers_new"]
+        report.papers_changed += counts["papers_changed"]
+
+
+def _replayed_details(con, records: list, report: RunReport) -> int:
+    """Detail answers merged again, oldest first (the newest answer per paper wins, as it did live)."""
+    ordered = sorted(records, key=lambda r: (r.meta.get("fetched_at", ""), r.meta["path"]))
+    for start in range(0, len(ordered), registry.DEFAULT_BATCH_INPUTS):
+        papers, sightings, answers, problems = details_normalized([str(r.path) for r in ordered[start:start + registry.DEFAULT_BATCH_INPUTS]])
+        enrichment.load_paper_details(con, papers, sightings, answers)
+    report.inputs += len(records)
+    return len(records)
+
+
+def _replayed_titles(con, records: list, report: RunReport) -> int:
+    """Title searches replayed as resolutions, oldest first, after every listing has loaded."""
+    ordered = sorted(records, key=lambda r: (r.meta.get("fetched_at", ""), r.meta["path"]))
+    replayed = 0
+    for record in ordered:
+        hits = search_hits(record.read()) if record.meta.get("status") == 200 else None
+        if hits is None:
+            continue  # the live run recorded nothing for a failed search either
+        resolved_id, status = title_resolved(record.meta["title"], hits)
+        enrichment.resolve_title(con, record.meta["synthetic_id"], record.meta["title"], resolved_id, status,
+                                 record.sha256, resolved_at=record.fetched_at)
+        replayed += 1
+    report.inputs += len(records)
+    return replayed
+
+
+def _keep_backup(live: Path) -> None:
+    """Keep the live warehouse as the backup, unless the backup there holds more (then it is kept aside)."""
+    backup = live.with_name(BACKUP_WAREHOUSE)
+    if backup.exists():
+        kept, now = table_counts(backup), table_counts(live)
+        if any(kept.get(t, 0) > now.get(t, 0) for t in kept):
+            stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+            backup.rename(backup.with_name(f"warehouse.before-rebuild.{stamp}.duckdb"))
+    backup.unlink(missing_ok=True)
+    backup.hardlink_to(live)
+
+
 @flow(name="rebuild-from-raw", log_prints=False)
 def rebuild_from_raw(home: str | None = None) -> RunReport:
     """Re-create the Parquet lake and the DuckDB warehouse from raw/ alone, without the network.
 
-    Every landing is normalized again into a fresh lake, loaded into a fresh warehouse with the
-    data checks, and swapped in only when all of that succeeded. The run ledger (runs, their
-    stages, checks and warnings) is carried over, with this run added; the previous warehouse
-    stays as warehouse.before-rebuild.duckdb.
+    Every landing is dispatched through the raw-kind registry: lists and arXiv pages are
+    normalized in batches into a fresh lake and merged batch by batch; snapshots are streamed;
+    paper details and title searches are replayed last, oldest first. The result is swapped in
+    only when all of that succeeded and it holds at least as many rows in every data table as
+    the live warehouse; otherwise the live warehouse stays and the rebuild fails. The run ledger
+    (and harvest/backfill state) is carried over, with this run added; the previous warehouse
+    stays as warehouse.before-rebuild.duckdb (a backup holding more is never overwritten).
     """
     started = time.monotonic()
     settings = load_settings(home)
@@ -72,41 +159,53 @@ def rebuild_from_raw(home: str | None = None) -> RunReport:
         raise errors.WarehouseError(f"no raw archive at {settings.raw_dir}: nothing to rebuild from")
     new_lake = settings.home / REBUILD_LAKE
     new_warehouse = settings.home / REBUILD_WAREHOUSE
-    with locks.writer_lock(settings.home, settings.writer_wait, "rebuild"):
-        runs.swept_temporaries(settings.home)
-        shutil.rmtree(new_lake, ignore_errors=True)
-        _remove_duckdb_file(new_warehouse)
-        if settings.warehouse_path.exists():
+    live = settings.warehouse_path
+    with runs.writer_session(settings, "rebuild"):
+        if live.exists():
             # Brings the live warehouse to this schema and folds in any write-ahead log, so its
             # run ledger can be carried over and the file moved safely.
-            connection.open_writer(settings.warehouse_path, settings.writer_wait).close()
+            connection.open_writer(live, settings.writer_wait).close()
         con = connection.open_writer(new_warehouse, settings.writer_wait)
         try:
-            if settings.warehouse_path.exists():
-                ledger.copy_run_ledger(con, settings.warehouse_path)
-            report = RunReport(ledger.start_run(con, "rebuild-from-raw", {"raw": str(settings.raw_dir)}), "rebuild-from-raw")
-            files: list[str] = []
-            for record in iter_raw(settings.raw_dir):
-                normalized = normalized_record(record)
-                files += [str(p) for p in write_lake(new_lake, record, normalized)]
-                report.inputs += 1
-                report.items_in += normalized.items_in
-                report.items_loaded += normalized.listings.height
-                report.items_quarantined += normalized.quarantine.height
-                report.warnings += normalized.warnings
-            since = report.stage("normalize", report.started, report.items_in, f"{report.inputs} raw input(s), {len(files)} lake file(s)")
-            listings, quarantine = read_lake_files(files)
-            counts = loads.load(con, listings, quarantine, report.run_id, checks=CheckContext(items_in=report.items_in))
-            report.listings_new, report.listings_changed = counts.listings_new, counts.listings_changed
-            report.papers_new, report.papers_changed = counts.papers_new, counts.papers_changed
-            report.stage("load+checks", since, counts.listings_in + counts.quarantined_in,
-                         f"{counts.listings_new} listings, {counts.papers_new} papers, {counts.quarantine_new} quarantine")
+            connection.limit_memory(con, registry.LOAD_MEMORY_MB)
+            if live.exists():
+                ledger.copy_run_ledger(con, live)
+                _carried_over(con, live)
+            report = RunReport(ledger.start_run(con, "rebuild-from-raw", {"raw": "raw/"}), "rebuild-from-raw")
+            groups = registry.split_by_load(iter_raw(settings.raw_dir))
+            batches = 0
+            # One batch in memory at a time: normalized, written, merged, dropped.
+            for batch in registry.lake_batches(groups["lake"]):
+                _loaded_lake_batch(con, new_lake, batch, report)
+                batches += 1
+            if groups["unknown"]:
+                _loaded_lake_batch(con, new_lake, registry.unknown_kind_batch(groups["unknown"]), report)
+            for record in groups["stream"]:
+                for batch in registry.stream_batches(record, settings.snapshot_batch_lines):
+                    _loaded_lake_batch(con, new_lake, batch, report)
+            since = report.stage("normalize+load", report.started, report.items_in,
+                                 f"{report.inputs} raw input(s), {batches} list batch(es), {len(groups['stream'])} snapshot(s)")
+            details = _replayed_details(con, groups["details"], report)
+            titles = _replayed_titles(con, groups["titles"], report)
+            report.stage("details+titles", since, details + titles,
+                         f"{details} detail answer(s), {titles} title search(es) replayed")
+            con.close()
+            con = None
+            if live.exists():
+                before, after = table_counts(live), table_counts(new_warehouse)
+                smaller = [f"{t} {after.get(t, 0)} < {n}" for t, n in before.items() if after.get(t, 0) < n]
+                if smaller:
+                    raise errors.WarehouseError(
+                        "rebuild refused: the rebuilt warehouse holds less than the live one (" + ", ".join(smaller)
+                        + "); the live warehouse is unchanged. Is part of raw/ missing, or of a kind this papertrends cannot read?")
+            con = connection.open_writer(new_warehouse, settings.writer_wait)
             report.seconds = time.monotonic() - started
             ledger.finish_run(con, report.run_id, report.status, "; ".join(report.warnings)[:4000], **report.counts())
             ledger.record_run_report(con, report.run_id, report.stages, report.warnings)
             term_index.rebuild_fts_if_stale(con)
         except BaseException:
-            con.close()
+            if con is not None:
+                con.close()
             shutil.rmtree(new_lake, ignore_errors=True)
             _remove_duckdb_file(new_warehouse)
             raise

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -21,11 +22,20 @@ _run_locks: dict[int, locks.WriterLock] = {}
 
 
 def swept_temporaries(home: Path) -> list[Path]:
-    """Delete temporaries a killed writer left in raw/ and lake/; returns what was deleted.
+    """Delete what a killed writer left: temporaries in raw/ and lake/, a half-built rebuild; returns them.
 
     Call only while holding the writer lock: then no live writer can own one of them.
     """
     removed = []
+    # What a killed rebuild leaves beside the live copies (see flows/rebuild.py): never live data.
+    for leftover in (Path(home) / "lake.rebuild", Path(home) / "lake.old"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+            removed.append(leftover)
+    for name in ("warehouse.rebuild.duckdb", "warehouse.rebuild.duckdb.wal"):
+        if (Path(home) / name).exists():
+            (Path(home) / name).unlink(missing_ok=True)
+            removed.append(Path(home) / name)
     for folder in (Path(home) / "raw", Path(home) / "lake"):
         if not folder.is_dir():
             continue
@@ -34,6 +44,24 @@ def swept_temporaries(home: Path) -> list[Path]:
                 path.unlink(missing_ok=True)
                 removed.append(path)
     return removed
+
+
+@contextlib.contextmanager
+def writer_session(settings: Settings, purpose: str):
+    """Hold the writer lock around a block, with leftovers of killed writers swept first; yields what was swept.
+
+    The lower half of recorded_run, for the one writer that records its run elsewhere (rebuild
+    starts its run in the warehouse it builds).
+    """
+    lock = locks.acquire_writer(settings.home, settings.writer_wait, purpose)
+    try:
+        removed = swept_temporaries(settings.home)
+        if removed:
+            logging.getLogger("papertrends").warning(
+                f"recovered from an interrupted run: {len(removed)} leftover file(s) removed")
+        yield removed
+    finally:
+        lock.release()
 
 
 def begin_writer_run(settings: Settings, flow_name: str, arguments: dict) -> int:
@@ -120,11 +148,49 @@ def run_logger():
         return logging.getLogger("papertrends")
 
 
+def quarantine_reasons(settings: Settings, run_id: int, limit: int = 50) -> list[tuple[str, int, str]]:
+    """(reason, items, an example origin) of the items this run quarantined first, most frequent first."""
+    try:
+        con = connection.open_reader(settings.warehouse_path, settings.reader_wait)
+    except Exception:  # no warehouse (the run stopped before one existed): nothing to name
+        return []
+    try:
+        return con.execute(
+            "select reason, count(*), min(origin) from quarantine where first_run_id = ? "
+            "group by reason order by count(*) desc, reason limit ?", [run_id, limit]
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")[:300]
+
+
+def report_markdown(report, reasons: list[tuple[str, int, str]]) -> str:
+    """The run report for people watching the Prefect UI: counts, what was quarantined and why, warnings."""
+    body = "# papertrends run report\n\n```\n" + report.summary().splitlines()[0] + "\n"
+    body += "\n".join(report.summary().splitlines()[1:2]) + "\n```\n"
+    stages = getattr(report, "stages", [])
+    if stages:
+        body += "\n## Stages\n\n| stage | items | seconds | detail |\n|---|---:|---:|---|\n"
+        body += "".join(f"| {s['stage']} | {s['items'] if s['items'] is not None else ''} | {s['seconds']:.2f} | "
+                        f"{_cell(s['detail'] or '')} |\n" for s in stages)
+    if reasons:
+        body += "\n## Quarantined (new in this run)\n\n| reason | items | e.g. |\n|---|---:|---|\n"
+        body += "".join(f"| {_cell(reason)} | {count} | {_cell(origin)} |\n" for reason, count, origin in reasons)
+    if report.failures:
+        body += "\n## Failures\n\n" + "".join(f"- {_cell(f)}\n" for f in report.failures)
+    if report.warnings:
+        body += "\n## Warnings\n\n" + "".join(f"- {_cell(w)}\n" for w in report.warnings)
+    return body
+
+
 def publish_report(report: RunReport, settings: Settings | None = None) -> None:
     """Attach the run report to the Prefect flow run: a markdown summary and a table of stages and checks."""
     from prefect.artifacts import create_markdown_artifact
 
-    body = "# papertrends run report\n\n```\n" + report.summary() + "\n```\n"
+    body = report_markdown(report, quarantine_reasons(settings, report.run_id) if settings is not None else [])
     try:
         create_markdown_artifact(markdown=body, key=f"papertrends-run-{report.flow}", description="ingestion run report")
     except Exception as error:  # an artifact is a courtesy; its failure must not fail the run
@@ -157,3 +223,21 @@ def recorded_run(settings: Settings, flow_name: str, arguments: dict, report_typ
         report.seconds = time.monotonic() - started
         end_writer_run(settings, report)
         publish_report(report, settings)
+
+
+def retry_unexpected(task, task_run, state) -> bool:
+    """Prefect retry condition of the fetch tasks: retry what the HTTP layer did not already retry.
+
+    sources/http.py retries every request (429, 5xx, timeouts, connection errors, settings.max_attempts
+    times, honouring Retry-After); a FetchError means those tries are spent, and retrying the task
+    would multiply them. Anything else escaping a fetch (an OSError landing a body, a protocol error
+    mid-body) gets the task's declared retries.
+    """
+    from ..sources.http import FetchError
+
+    error = state.result(raise_on_failure=False)
+    return isinstance(error, Exception) and not isinstance(error, FetchError)
+
+
+# Declared on every task that fetches: retries for the unexpected, the HTTP layer for the expected.
+FETCH_TASK_RETRIES = {"retries": 2, "retry_delay_seconds": 2, "retry_condition_fn": retry_unexpected}

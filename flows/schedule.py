@@ -30,7 +30,7 @@ from ..core.settings import Settings, load_settings
 from .arxiv import harvest_arxiv_oai
 from .backfill import backfill_hf
 from .export import export_dataset_flow
-from .ingest import ingest_hf_daily
+from .hf import ingest_hf_lists
 
 # prefect.yaml's deployments are named <name><POOL_SUFFIX>: distinct from the served ones on purpose.
 POOL_SUFFIX = "-pool"
@@ -51,7 +51,7 @@ def ingest_hf_recent(days: int = 2, timezone: str = "UTC", home: str | None = No
     The daily deployment runs this with days=2: yesterday's list is fetched again so papers
     added to it late still land; unchanged pages dedupe in the raw archive and change no row.
     """
-    return ingest_hf_daily(recent_dates(days, timezone), base_url=base_url, home=home)
+    return ingest_hf_lists(recent_dates(days, timezone), refresh=True, base_url=base_url, home=home)
 
 
 @flow(name="harvest-arxiv-recent", log_prints=False)

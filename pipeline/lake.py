@@ -1,19 +1,13 @@
-"""From raw archive to Parquet lake: pick the parser a landing needs, write typed Parquet.
+"""Hugging Face list landings to typed rows: pick the parser a landing's sidecar asks for.
 
-Lake layout under <home>/lake (zstd Parquet, readable by Polars, pyarrow and DuckDB):
-    listings/list_month=YYYY-MM/<input key>.parquet   one file per raw input and month
-    quarantine/<input key>.parquet                    items that could not be loaded
-The input key is derived from the raw landing's path and the normalizer version, so
-normalizing the same landing again finds its files already written and writes nothing.
+Which kinds come here, and how their rows reach the lake and the warehouse, is declared in
+pipeline/registry.py; the lake's contract is docs/lake.md.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import io
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import polars as pl
 
@@ -24,7 +18,7 @@ from ..sources.kinds import (
     KIND_HF_PAPERS_TEXT,
     KIND_UNREADABLE,
 )
-from ..sources.raw_archive import RawRecord, write_atomically
+from ..sources.raw_archive import RawRecord
 from ..transforms.hf_listings import (
     EXCERPT_BYTES,
     LISTING_SCHEMA,
@@ -34,10 +28,11 @@ from ..transforms.hf_listings import (
     Extracted,
     PageFormatError,
     daily_papers_extracted,
-    listings_normalized,
+    listings_normalized_batch,
     page_date_line,
     papers_page_extracted,
     raw_excerpt,
+    with_context,
 )
 
 # Bump when normalization output changes, so lake files of older code are not reused.
@@ -66,8 +61,8 @@ def _whole_input_quarantined(record: RawRecord, origin: str, reason: str) -> Ext
     return Extracted(pl.DataFrame(), quarantine, 1)
 
 
-def normalized_record(record: RawRecord) -> NormalizedInput:
-    """Normalize one landing by its sidecar: the parser, list date and origin all come from there."""
+def extracted_record(record: RawRecord) -> "ExtractedInput":
+    """Extract one landing's items by its sidecar: the parser, list date and origin all come from there."""
     meta = record.meta
     kind = meta["kind"]
     # The URL fetched, or the landing's path relative to the raw archive: never a local absolute
@@ -121,73 +116,42 @@ def normalized_record(record: RawRecord) -> NormalizedInput:
                 extracted = _whole_input_quarantined(record, origin, str(error))
     else:
         extracted = _whole_input_quarantined(record, origin, f"no parser for raw kind {kind!r}")
-    if extracted.items.width == 0:
-        listings = pl.DataFrame(schema=LISTING_SCHEMA)
-        quarantine = extracted.quarantine
+    context = {"source": source, "list_date": list_date, "fetched_at": record.fetched_at, "origin": origin,
+               "raw_sha256": record.sha256, "list_period": meta.get("list_period"), "ranked": bool(meta.get("ranked"))}
+    return ExtractedInput(origin, extracted, context, warnings)
+
+
+@dataclass
+class ExtractedInput:
+    """One landing's extracted items and the context its rows need (before typing, see normalized_batch)."""
+
+    origin: str
+    extracted: Extracted
+    context: dict
+    warnings: list[str]
+
+
+def normalized_record(record: RawRecord) -> NormalizedInput:
+    """Normalize one landing by its sidecar: the parser, list date and origin all come from there."""
+    return normalized_batch([record])
+
+
+def normalized_batch(records: list[RawRecord]) -> NormalizedInput:
+    """Normalize landings of HF list kinds together: extracted one by one, typed in one pass."""
+    items, quarantines, warnings, items_in = [], [], [], 0
+    for record in records:
+        one = extracted_record(record)
+        items_in += one.extracted.items_in
+        warnings += one.warnings
+        quarantines.append(one.extracted.quarantine.select(list(QUARANTINE_SCHEMA)).cast(QUARANTINE_SCHEMA))
+        if one.extracted.items.width and one.extracted.items.height:
+            items.append(with_context(one.extracted.items, **one.context))
+    quarantine = pl.concat(quarantines) if quarantines else pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    if items:
+        listings, quarantine = listings_normalized_batch(pl.concat(items, how="vertical_relaxed"), quarantine)
     else:
-        listings, quarantine = listings_normalized(
-            extracted,
-            source=source,
-            list_date=list_date,
-            fetched_at=record.fetched_at,
-            origin=origin,
-            raw_sha256=record.sha256,
-            list_period=meta.get("list_period"),
-            ranked=bool(meta.get("ranked")),
-        )
-    if listings.height + quarantine.height != extracted.items_in:
-        raise AssertionError(f"{origin}: {extracted.items_in} items in but {listings.height} + {quarantine.height} out")
-    return NormalizedInput(origin, listings, quarantine, extracted.items_in, warnings)
-
-
-def input_key(record: RawRecord) -> str:
-    """Stable name of a landing's lake files."""
-    basis = f"{record.meta['path']}|v{NORMALIZER_VERSION}"
-    return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:24]
-
-
-def write_parquet_once(frame: pl.DataFrame, path: Path) -> Path:
-    """Write a lake file atomically unless it exists (same input key, same content)."""
-    if not path.exists():
-        buffer = io.BytesIO()
-        frame.write_parquet(buffer, compression="zstd", statistics=True)
-        write_atomically(path, buffer.getvalue())
-    return path
-
-
-def write_lake(lake_dir: Path, record: RawRecord, normalized: NormalizedInput) -> list[Path]:
-    """Write a normalized input's Parquet files (once); returns every file that holds it."""
-    key = input_key(record)
-    written = []
-    listings = normalized.listings.with_columns(list_month=pl.col("list_date").dt.strftime("%Y-%m"))
-    for (month,), part in listings.group_by("list_month", maintain_order=True):
-        path = lake_dir / "listings" / f"list_month={month}" / f"{key}.parquet"
-        written.append(write_parquet_once(part.drop("list_month").sort("position"), path))
-    if normalized.quarantine.height:
-        written.append(write_parquet_once(normalized.quarantine, lake_dir / "quarantine" / f"{key}.parquet"))
-    return written
-
-
-def landings_normalized(lake_dir: Path, landed: list[str]) -> dict:
-    """Normalize landings (raw body paths) into lake Parquet; returns the files and the counts."""
-    files, items_in, loaded, quarantined, warnings = [], 0, 0, 0, []
-    for body_path in landed:
-        record = RawRecord.at(Path(body_path))
-        normalized = normalized_record(record)
-        files += [str(p) for p in write_lake(lake_dir, record, normalized)]
-        items_in += normalized.items_in
-        loaded += normalized.listings.height
-        quarantined += normalized.quarantine.height
-        warnings += normalized.warnings
-    return {"files": files, "items_in": items_in, "loaded": loaded, "quarantined": quarantined, "warnings": warnings}
-
-
-def read_lake_files(files: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Listing rows and quarantine rows held in the given lake files."""
-    listing_files = [f for f in files if "/listings/" in Path(f).as_posix()]
-    quarantine_files = [f for f in files if "/quarantine/" in Path(f).as_posix()]
-    listings = pl.concat([pl.read_parquet(f) for f in listing_files]) if listing_files else pl.DataFrame(schema=LISTING_SCHEMA)
-    quarantine = (
-        pl.concat([pl.read_parquet(f) for f in quarantine_files]) if quarantine_files else pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    )
-    return listings, quarantine
+        listings = pl.DataFrame(schema=LISTING_SCHEMA)
+    origin = records[0].meta.get("path", "") if len(records) == 1 else f"{len(records)} landings"
+    if listings.height + quarantine.height != items_in:
+        raise AssertionError(f"{origin}: {items_in} items in but {listings.height} + {quarantine.height} out")
+    return NormalizedInput(origin, listings, quarantine, items_in, warnings)

@@ -1,4 +1,4 @@
-"""arXiv over HTTP and on disk: polite paging (one request per interval), OAI-PMH harvest keys, and
+"""arXiv over HTTP and on disk: search queries, OAI-PMH harvest keys, and
 landing the multi-GB metadata snapshot without reading it into memory.
 """
 
@@ -9,10 +9,8 @@ import hashlib
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 
-from ..transforms.arxiv import looks_like_snapshot_line
 from .raw_archive import SIDECAR_SUFFIX, RawRecord, utc_now, write_atomically
 
 MAX_PAGES = 100_000  # the full OAI list is ~3000 pages of 1000; more is a server loop
@@ -22,27 +20,6 @@ ATOM_ACCEPT = "application/atom+xml, application/xml;q=0.9"
 
 
 HASH_CHUNK = 8 << 20
-
-
-class Throttle:
-    """At most one request per `interval` seconds (arXiv asks for one every 3 s, one connection)."""
-
-    def __init__(self, interval: float):
-        self.interval = interval
-        self._last: float | None = None
-
-    def wait(self) -> None:
-        """Sleep until `interval` has passed since the previous request."""
-        if self._last is not None:
-            remaining = self._last + self.interval - time.monotonic()
-            if remaining > 0:
-                time.sleep(remaining)
-        self._last = time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        """A retry wait that is never shorter than the interval."""
-        time.sleep(max(seconds, self.interval))
-        self._last = time.monotonic()
 
 
 def search_query(query: str, since: dt.date | None, until: dt.date | None) -> str:
@@ -58,18 +35,6 @@ def harvest_key(endpoint: str, metadata_prefix: str, set_spec: str | None, since
     """Names one harvest: the same endpoint and arguments resume the same saved state."""
     basis = "|".join(str(x or "") for x in (endpoint, metadata_prefix, set_spec, since, until))
     return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:16]
-
-
-def is_arxiv_snapshot(path: Path) -> bool:
-    """True for a JSON Lines file whose first non-blank line is an arXiv metadata record."""
-    try:
-        with path.open("rb") as handle:
-            for line in handle:
-                if line.strip():
-                    return looks_like_snapshot_line(line)
-    except OSError:
-        return False
-    return False
 
 
 def file_sha256(path: Path) -> str:

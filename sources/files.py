@@ -1,4 +1,8 @@
-"""Saved files given to `ingest files`: which paths are taken, and landing them in the raw archive."""
+"""Saved files given to `ingest files`: which paths are looked at, and landing one in the raw archive.
+
+Which kind a file is (and so whether it is taken) is decided by the raw-kind registry
+(pipeline/registry.py), by content; this module only walks folders and lands bytes.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +10,37 @@ import re
 import stat
 from pathlib import Path
 
-from .kinds import KIND_HF_DAILY_FILE, KIND_HF_HTML, KIND_HF_PAPERS_TEXT, KIND_UNREADABLE
-from .raw_archive import land, utc_now
+from .arxiv import land_large_file
+from .kinds import KIND_ARXIV_SNAPSHOT, KIND_UNREADABLE
+from .raw_archive import RawRecord, land, utc_now
 
 FILE_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
-INGESTIBLE_SUFFIXES = {
-    ".json": KIND_HF_DAILY_FILE,
-    ".txt": KIND_HF_PAPERS_TEXT,
-    ".html": KIND_HF_HTML,  # papers pages saved from a browser
-    ".htm": KIND_HF_HTML,
-}
+# Larger files are landed by hard link or streaming copy, never read whole into memory.
+LARGE_FILE_BYTES = 64 << 20
 
 
-def expanded_paths(paths: list[str]) -> list[Path]:
-    """Files named, and the ingestible files inside folders named, in a stable order."""
-    found: list[Path] = []
+def expanded_paths(paths: list[str]) -> list[tuple[Path, bool]]:
+    """(path, named): files named, and every file inside folders named, in a stable order.
+
+    `named` is False for files found inside a folder: those that are not a known kind are
+    skipped (and reported); a file named on its own is always accounted for.
+    """
+    found: list[tuple[Path, bool]] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in INGESTIBLE_SUFFIXES)
+            found += [(p, False) for p in sorted(path.rglob("*")) if not p.is_dir()]
         else:
-            found.append(path)
+            found.append((path, True))
     return found
+
+
+def is_regular_file(path: Path) -> bool:
+    """True for a regular file (a FIFO or a device would block or never end)."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
 
 
 _SPECIAL_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
@@ -47,30 +60,31 @@ def not_a_regular_file(path: Path) -> str | None:
     return f"not a regular file: {path.name} is {what}; only regular files are ingested"
 
 
-def files_landed(raw_dir: Path, paths: list[str], list_date: str | None) -> list[str]:
-    """Copy each file into the raw archive (content-addressed), with what is needed to parse it."""
-    landed = []
-    for path in expanded_paths(paths):
-        kind = INGESTIBLE_SUFFIXES.get(path.suffix.lower())
-        named_date = FILE_DATE.fullmatch(path.stem)
-        file_date = list_date or (named_date.group(1) if named_date else None)
-        meta = {"original_path": str(path.resolve()), "list_date": file_date, "landed_at": utc_now().isoformat()}
-        special = not_a_regular_file(path)
-        if special:  # never opened: a FIFO blocks forever, /dev/zero never ends
-            body, kind = b"", KIND_UNREADABLE
-            meta["reason"] = special
-        else:
-            try:
-                body = path.read_bytes()
-            except OSError as error:
-                body, kind = b"", KIND_UNREADABLE
-                meta["reason"] = f"cannot read file: {error.strerror or error}"
-        if kind is None:
-            kind = KIND_UNREADABLE
-            meta["reason"] = f"unsupported file type {path.suffix or '(none)'}: expected .json, .txt or .html"
-        meta["kind"] = kind
-        meta["fetched_at"] = meta["landed_at"]
-        folder = f"files/{file_date or 'undated'}"
-        record = land(raw_dir, folder, path.stem[:80] or "file", path.suffix[:10], body, meta)
-        landed.append(str(record.path))
-    return landed
+def file_landed(raw_dir: Path, path: Path, kind: str, list_date: str | None, reason: str | None = None) -> RawRecord:
+    """Land one saved file (content-addressed) with what is needed to parse it: its kind and list date.
+
+    `kind` comes from the registry; KIND_UNREADABLE with `reason` records a file that cannot be
+    read or recognised, so it is quarantined with that reason rather than dropped.
+    """
+    if kind == KIND_ARXIV_SNAPSHOT:
+        # Several GB, listed on each paper's v1 date: no list date, never read whole.
+        now = utc_now().isoformat()
+        return land_large_file(raw_dir, "arxiv_snapshot", path, {
+            "kind": kind, "original_path": str(path.resolve()), "landed_at": now, "fetched_at": now})
+    named_date = FILE_DATE.fullmatch(path.stem)
+    file_date = list_date or (named_date.group(1) if named_date else None)
+    meta = {"original_path": str(path.resolve()), "list_date": file_date, "landed_at": utc_now().isoformat()}
+    meta["fetched_at"] = meta["landed_at"]
+    folder = f"files/{file_date or 'undated'}"
+    if kind != KIND_UNREADABLE and is_regular_file(path) and path.stat().st_size > LARGE_FILE_BYTES:
+        return land_large_file(raw_dir, folder, path, {**meta, "kind": kind})
+    body = b""
+    if kind != KIND_UNREADABLE:
+        try:
+            body = path.read_bytes()
+        except OSError as error:
+            kind, reason = KIND_UNREADABLE, f"cannot read file: {error.strerror or error}"
+    if kind == KIND_UNREADABLE:
+        meta["reason"] = reason or "unreadable"
+    meta["kind"] = kind
+    return land(raw_dir, folder, path.stem[:80] or "file", path.suffix[:10], body, meta)

@@ -20,13 +20,13 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 def settings_file(home, **extra):
     """No politeness wait and short retries unless a test asks for them."""
-    values = {"arxiv_request_interval": 0.0, "arxiv_page_size": 10, "backoff_base": 0.05, "max_attempts": 3,
+    values = {"arxiv_page_size": 10, "backoff_base": 0.05, "max_attempts": 3,
               "max_retry_wait": 3.0, "read_timeout": 10.0, **extra}
     write_settings(home, **values)
 
 
 def test_api_query_pages_politely_and_loads_every_entry(home):
-    settings_file(home, arxiv_request_interval=0.3)
+    settings_file(home, rate_limits="127.0.0.1=0.3")  # the per-host limiter: the one politeness mechanism
     papers = generate_arxiv_papers(80, seed=3)
     expected = sorted(p["id"] for p in papers if "cs.LG" in p["categories"].split())
     assert len(expected) > 10  # at least two pages

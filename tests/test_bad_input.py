@@ -120,12 +120,12 @@ def test_only_regular_files_are_ingested_a_fifo_or_a_device_is_refused_at_once(h
 
 def test_a_404_day_is_a_warning_line_not_a_silent_quarantine(home):
     """Issue 15.21: a 404 day was quarantined with no warning and the run said completed."""
-    from papertrends.flows.ingest import ingest_hf_daily
+    from papertrends.flows.hf import ingest_hf_lists
 
     fast(home)
     with DailyPapersServer({DAY: day_items(DAY)}) as server:
         server.script(OTHER, 0, [ScriptedResponse(404, b'{"error": "Not Found"}')])
-        report = ingest_hf_daily([DAY, OTHER], base_url=server.base_url, home=str(home))
+        report = ingest_hf_lists([DAY, OTHER], refresh=True, base_url=server.base_url, home=str(home))
     assert (report.items_loaded, report.items_quarantined) == (4, 1)
     warned = [line for line in report.summary().splitlines() if line.startswith("warning:") and "HTTP 404" in line]
     assert len(warned) == 1 and OTHER in warned[0]

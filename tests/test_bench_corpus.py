@@ -8,6 +8,7 @@ import json
 import pytest
 from papertrends.core.settings import load_settings
 from papertrends.flows import ingest, runs
+from papertrends.pipeline import registry
 from papertrends.transforms.terms import parse_term
 from papertrends.warehouse import connection, reads
 
@@ -62,7 +63,7 @@ def test_pipeline_answers_equal_the_planted_truth(generated, tmp_path):
     settings = load_settings(tmp_path / "home")
     run_id = runs.begin_writer_run(settings, "ingest-files", {"paths": [str(folder)]})
     landed = ingest.land_files.fn(settings, [str(folder / "hf")], None)
-    normalized = ingest.normalize_to_lake.fn(settings, landed)
+    normalized = registry.landings_normalized(settings.lake_dir, landed)
     assert normalized["quarantined"] == 0 and normalized["items_in"] == manifest["listing_rows"]
     ingest.load_warehouse.fn(settings, normalized["files"], run_id)
     truth = json.loads((folder / "truth.json").read_text())["month"]

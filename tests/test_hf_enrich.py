@@ -164,3 +164,31 @@ def test_resolving_a_title_moves_its_trend_counts_to_the_real_id(tmp_path):
         assert con.execute("select count(*) from papers").fetchone()[0] == 1
     finally:
         con.close()
+
+
+def test_enrich_holds_the_writer_lock_for_its_whole_run(home):
+    """Before: enrich started its run without the writer lock, so a concurrent ingest marked it interrupted."""
+    import threading
+    import time
+
+    from papertrends.warehouse import locks
+
+    settings_file(home)
+    lists = day_lists(2)
+    ids = sorted(i["paper"]["id"] for i in lists[DAY])
+    with DailyPapersServer(lists) as server:
+        ingest_hf_lists([DAY], base_url=server.base_url, home=str(home))
+        # The detail answer takes a while: the run is live, mid-fetch, while we look at the lock.
+        server.script_path(f"/api/papers/{ids[0]}", [ScriptedResponse(502, b"slow and bad", delay=1.5)] * 3)
+        results = []
+        worker = threading.Thread(target=lambda: results.append(enrich_hf([ids[0]], base_url=server.base_url, home=str(home))))
+        worker.start()
+        holders = []
+        while worker.is_alive():
+            holders.append(locks.held_by(home))
+            time.sleep(0.05)
+        worker.join()
+    seen = [h for h in holders if h]
+    assert seen and all(h["purpose"] == "enrich-hf" for h in seen), holders[:5]
+    assert results[0]["status"] == "failed"
+    assert rows(home, "select flow, status from runs order by run_id") == [("ingest-hf-lists", "completed"), ("enrich-hf", "failed")]

@@ -18,7 +18,6 @@ from papertrends.devkit.hf_stub_server import (
 )
 from papertrends.devkit.sample_listings import generate_daily_lists
 from papertrends.flows.hf import ingest_hf_lists
-from papertrends.flows.ingest import ingest_hf_daily
 from testsupport import warehouse_rows as rows
 from testsupport import write_settings
 
@@ -251,7 +250,7 @@ def test_the_daily_flow_goes_through_the_same_client_and_always_revalidates(home
     settings_file(home)
     with DailyPapersServer(one_day(2)) as server:
         server.script(DAY, 0, [html_instead_of_json()])
-        reports = [ingest_hf_daily([DAY], base_url=server.base_url, home=str(home)) for _ in range(3)]
+        reports = [ingest_hf_lists([DAY], refresh=True, base_url=server.base_url, home=str(home)) for _ in range(3)]
         conditional = ["if-none-match" in r["headers"] for r in server.requests]
     assert [(r.items_loaded, r.items_quarantined) for r in reports] == [(0, 1), (2, 0), (2, 0)]
     # The HTML answer is no cache (unconditional retry); the good answer is revalidated: 304, no landing.

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from papertrends.devkit.hf_stub_server import DailyPapersServer, ScriptedResponse
 from papertrends.devkit.sample_listings import generate_daily_lists
-from papertrends.flows.ingest import ingest_hf_daily
+from papertrends.flows.hf import ingest_hf_lists
 from testsupport import warehouse_rows, write_settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -41,7 +41,7 @@ def test_a_day_over_two_pages_is_fully_loaded(home):
     fast_retries(home)
     lists = one_day(51)
     with DailyPapersServer(lists) as server:
-        report = ingest_hf_daily([DAY], base_url=server.base_url, home=str(home))
+        report = ingest_hf_lists([DAY], refresh=True, base_url=server.base_url, home=str(home))
         pages = [r["query"].get("p") for r in server.requests]
     assert pages == ["0", "1"]
     assert (report.items_in, report.items_loaded, report.items_quarantined) == (51, 51, 0)
@@ -56,7 +56,7 @@ def test_a_day_over_two_pages_is_fully_loaded(home):
 def test_exactly_a_full_page_asks_for_the_next_one(home):
     fast_retries(home)
     with DailyPapersServer(one_day(50)) as server:
-        report = ingest_hf_daily([DAY], base_url=server.base_url, home=str(home))
+        report = ingest_hf_lists([DAY], refresh=True, base_url=server.base_url, home=str(home))
         assert [r["query"]["p"] for r in server.requests] == ["0", "1"]
     assert report.items_loaded == 50
 
@@ -68,7 +68,7 @@ def test_429_with_retry_after_then_500_are_retried(home):
             ScriptedResponse(429, b'{"error":"rate limited"}', {"Retry-After": "1"}),
             ScriptedResponse(500, b"oops"),
         ])
-        report = ingest_hf_daily([DAY], base_url=server.base_url, home=str(home))
+        report = ingest_hf_lists([DAY], refresh=True, base_url=server.base_url, home=str(home))
         times = [r["at"] for r in server.requests]
     assert len(times) == 3
     assert times[1] - times[0] >= 0.9  # Retry-After: 1 honoured
@@ -86,9 +86,9 @@ def test_a_date_that_keeps_failing_is_reported_and_the_rest_loads(home):
     lists = {**one_day(3), **one_day(4, date=other, seed=2)}
     with DailyPapersServer(lists) as server:
         server.script(DAY, 0, [ScriptedResponse(503, b"down")] * 3)
-        report = ingest_hf_daily([DAY, other], base_url=server.base_url, home=str(home))
+        report = ingest_hf_lists([DAY, other], refresh=True, base_url=server.base_url, home=str(home))
     assert report.status == "partial"
-    assert len(report.failures) == 1 and report.failures[0].startswith(f"{DAY}: GET ") and "HTTP 503" in report.failures[0]
+    assert len(report.failures) == 1 and report.failures[0].startswith(f"hf_daily {DAY}: GET ") and "HTTP 503" in report.failures[0]
     assert report.items_loaded == 4
     assert warehouse_rows(home, "select status, items_loaded from runs") == [("partial", 4)]
 
@@ -96,7 +96,7 @@ def test_a_date_that_keeps_failing_is_reported_and_the_rest_loads(home):
 def test_a_bad_request_is_quarantined_not_parsed(home):
     fast_retries(home)
     with DailyPapersServer({}) as server:
-        report = ingest_hf_daily(["2025-13-45"], base_url=server.base_url, home=str(home))
+        report = ingest_hf_lists(["2025-13-45"], refresh=True, base_url=server.base_url, home=str(home))
     assert (report.items_in, report.items_loaded, report.items_quarantined) == (1, 0, 1)
     reason, = warehouse_rows(home, "select reason from quarantine")[0]
     assert reason.startswith("HTTP 400:")
@@ -108,11 +108,11 @@ def test_running_the_same_ingestion_twice_changes_nothing(home):
     dates = sorted(lists)
     snapshot = "select * exclude (observed_at) from papers order by paper_id"
     with DailyPapersServer(lists) as server:
-        first = ingest_hf_daily(dates, base_url=server.base_url, home=str(home))
+        first = ingest_hf_lists(dates, refresh=True, base_url=server.base_url, home=str(home))
         papers, listings = warehouse_rows(home, snapshot), warehouse_rows(home, "select * from listings order by all")
         raw_before = {p: p.read_bytes() for p in (home / "raw").rglob("*") if p.is_file()}
         lake_before = sorted((home / "lake").rglob("*.parquet"))
-        second = ingest_hf_daily(dates, base_url=server.base_url, home=str(home))
+        second = ingest_hf_lists(dates, refresh=True, base_url=server.base_url, home=str(home))
     assert first.listings_new == sum(len(v) for v in lists.values())
     assert (second.listings_new, second.listings_changed, second.papers_new, second.papers_changed) == (0, 0, 0, 0)
     assert warehouse_rows(home, snapshot) == papers
@@ -126,7 +126,7 @@ def test_hf_token_is_sent_but_never_stored(home, monkeypatch):
     secret = "hf_secret_token_value_123"
     monkeypatch.setenv("HF_TOKEN", secret)
     with DailyPapersServer(one_day(2)) as server:
-        ingest_hf_daily([DAY], base_url=server.base_url, home=str(home))
+        ingest_hf_lists([DAY], refresh=True, base_url=server.base_url, home=str(home))
         assert server.requests[0]["headers"].get("authorization") == f"Bearer {secret}"
         assert server.requests[0]["headers"].get("user-agent", "").startswith("papertrends/")
     for path in home.rglob("*"):

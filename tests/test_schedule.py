@@ -121,9 +121,9 @@ def test_the_nightly_export_flow_replaces_its_last_export(home):
 
     lists = generate_daily_lists(dt.date(2025, 1, 1), dt.date(2025, 1, 3), seed=5)
     with DailyPapersServer(lists) as server:
-        from papertrends.flows.ingest import ingest_hf_daily
+        from papertrends.flows.hf import ingest_hf_lists
 
-        ingest_hf_daily(sorted(lists), base_url=server.base_url, home=str(home))
+        ingest_hf_lists(sorted(lists), refresh=True, base_url=server.base_url, home=str(home))
     for _ in range(2):
         result = export_nightly(home=str(home))
     manifest = json.loads((home / "exports" / "papers" / "manifest.json").read_text())

@@ -136,3 +136,21 @@ def limit_memory(con: duckdb.DuckDBPyConnection, megabytes: int) -> None:
 
 def table_names(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {name for (name,) in con.execute("select table_name from information_schema.tables").fetchall()}
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection):
+    """`with transaction(con): ...` commits when the block ends, rolls back (and re-raises) when it raises.
+
+    A failed rollback (the transaction already aborted, a full disk) never hides the original error.
+    """
+    con.execute("begin transaction")
+    try:
+        yield con
+    except BaseException:
+        try:
+            con.execute("rollback")
+        except duckdb.Error:
+            pass
+        raise
+    con.execute("commit")

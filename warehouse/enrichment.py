@@ -58,18 +58,20 @@ def unresolved_titles(con: duckdb.DuckDBPyConnection, retry_not_found: bool = Fa
 
 
 def resolve_title(
-    con: duckdb.DuckDBPyConnection, synthetic_id: str, title: str, paper_id: str | None, status: str, raw_sha256: str | None
+    con: duckdb.DuckDBPyConnection, synthetic_id: str, title: str, paper_id: str | None, status: str, raw_sha256: str | None,
+    resolved_at=None,
 ) -> None:
     """Record a title search; when resolved, fold the synthetic paper and its listings into the real id.
 
-    Listing rows move to the real id unless that list already has the real paper (then the
+    `resolved_at` is when the search was answered (its landing's fetched_at), so a rebuild
+    replaying the answer records the same time; defaults to now. Listing rows move to the real id unless that list already has the real paper (then the
     synthetic row is dropped: no duplicates); paper fields merge (newest non-null wins).
     """
     con.execute("begin transaction")
     try:
         con.execute(
-            "insert or replace into title_resolutions values (?, ?, ?, ?, now(), ?)",
-            [synthetic_id, title, paper_id, status, raw_sha256],
+            "insert or replace into title_resolutions values (?, ?, ?, ?, coalesce(?, now()), ?)",
+            [synthetic_id, title, paper_id, status, resolved_at, raw_sha256],
         )
         if paper_id:
             con.execute(

@@ -248,27 +248,6 @@ def rebuild_fts_if_stale(con: duckdb.DuckDBPyConnection) -> bool:
     return True
 
 
-def refresh_search_index(warehouse_path: Path, wait_seconds: float) -> tuple[bool, float, int]:
-    """Catch the BM25 index up with the warehouse, as its own writer (the writer lock is taken).
-
-    Returns (rebuilt, seconds, papers indexed). This is the search index's own schedule: ingests
-    only count what changed (search_lag), so none of them waits for a whole-corpus rebuild.
-    """
-    import time
-
-    from . import connection, locks
-
-    started = time.monotonic()
-    with locks.writer_lock(warehouse_path.parent, wait_seconds, "search-index"):
-        con = connection.open_writer(warehouse_path, wait_seconds)
-        try:
-            rebuilt = rebuild_fts_if_stale(con)
-            papers = con.execute("select count(*) from papers").fetchone()[0]
-        finally:
-            con.close()
-    return rebuilt, time.monotonic() - started, papers
-
-
 def _retract(con: duckdb.DuckDBPyConnection, old: pl.DataFrame) -> None:
     """Take indexed papers' contribution back out (old: paper_key, paper_id, first_list_date)."""
     if not old.height:
