@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -29,6 +30,14 @@ def expanded_paths(paths: list[str]) -> list[Path]:
     return found
 
 
+def _saved_at(path: Path) -> str | None:
+    """When a file was saved (its modification time, UTC, ISO), or None if it cannot be read."""
+    try:
+        return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).isoformat()
+    except OSError:
+        return None
+
+
 def files_landed(raw_dir: Path, paths: list[str], list_date: str | None) -> list[str]:
     """Copy each file into the raw archive (content-addressed), with what is needed to parse it."""
     landed = []
@@ -46,7 +55,9 @@ def files_landed(raw_dir: Path, paths: list[str], list_date: str | None) -> list
             kind = KIND_UNREADABLE
             meta["reason"] = f"unsupported file type {path.suffix or '(none)'}: expected .json, .txt or .html"
         meta["kind"] = kind
-        meta["fetched_at"] = meta["landed_at"]
+        # A saved file was fetched by the browser that saved it: its modification time dates the
+        # listing (and its upvote sightings) better than the moment we happened to ingest it.
+        meta["fetched_at"] = _saved_at(path) or meta["landed_at"]
         folder = f"files/{file_date or 'undated'}"
         record = land(raw_dir, folder, path.stem[:80] or "file", path.suffix[:10], body, meta)
         landed.append(str(record.path))
