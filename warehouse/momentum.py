@@ -3,7 +3,7 @@
 Reads `upvote_history` (one row per sighting of a paper's upvotes on a list or detail answer).
 A paper's gain over a window is its upvotes at its last sighting in the window minus its upvotes
 at the last sighting before the window (or, for a paper first seen inside the window, at its
-first sighting there): a paper seen once has gained nothing we can know.
+first sighting there). A paper seen once has gained nothing we can know: it is not listed.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ per_paper as (
         arg_min(s.upvotes, s.seen_at) filter (where s.seen_at > b.start_at) as upvotes_first,
         arg_max(s.upvotes, s.seen_at) filter (where s.seen_at > b.start_at) as upvotes_end,
         count(*) filter (where s.seen_at > b.start_at) as sightings,
+        count(*) as sightings_ever,
         max(s.seen_at) as last_seen_at
     from sightings as s, bounds as b
     group by s.paper_id
@@ -69,7 +70,7 @@ final as (
         paper_link(m.paper_id) as link
     from per_paper as m
     left join papers as p using (paper_id)
-    where m.upvotes_end is not null
+    where m.upvotes_end is not null and m.sightings_ever >= 2
 )
 
 select * from final

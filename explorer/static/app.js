@@ -1,0 +1,319 @@
+// papertrends explorer: the page state lives in the URL; every view is drawn from it.
+// Plain JS and SVG, served from the package: nothing is fetched from outside this server.
+"use strict";
+
+const FIELDS = ["terms", "by", "since", "until", "source", "category", "min_upvotes"];
+const FILTERS = ["source", "category", "min_upvotes"];
+const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
+const SVG = "http://www.w3.org/2000/svg";
+const timings = {};
+
+const $ = (selector) => document.querySelector(selector);
+
+function el(tag, attrs = {}, text) {
+  const node = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+const pct = (x) => (x === null || x === undefined ? "–" : (100 * x).toFixed(x < 0.1 ? 1 : 0) + "%");
+
+function params() { return new URLSearchParams(location.search); }
+
+function subset(p, names) {
+  const out = new URLSearchParams();
+  for (const n of names) if (p.get(n)) out.set(n, p.get(n));
+  return out;
+}
+
+async function getJSON(path, query) {
+  const response = await fetch(path + "?" + query.toString());
+  const body = await response.json();
+  timings[path] = body.ms;
+  if (!response.ok) throw new Error(body.error || response.statusText);
+  return body;
+}
+
+function go(changes, replace = false) {
+  const p = params();
+  for (const [k, v] of Object.entries(changes)) {
+    if (v === null || v === undefined || v === "") p.delete(k); else p.set(k, v);
+  }
+  // Commas, bars, @ and * stay readable in a shared link (/?terms=scaling,tractab*&by=month).
+  const url = "/?" + [...p.entries()].map(([k, v]) => k + "=" + encodeURIComponent(v)
+    .replace(/%2C/g, ",").replace(/%7C/g, "|").replace(/%40/g, "@")).join("&");
+  if (replace) history.replaceState(null, "", url); else history.pushState(null, "", url);
+  render();
+}
+
+function fillForm(p) {
+  for (const name of FIELDS) {
+    const input = document.getElementById(name);
+    input.value = p.get(name) || (name === "by" ? "month" : "");
+  }
+  $("#q").value = p.get("q") || "";
+  $("#window").value = p.get("window") || "7d";
+}
+
+function showError(error) {
+  const box = $("#error");
+  box.hidden = !error;
+  box.textContent = error ? String(error.message || error) : "";
+}
+
+// ---- the trend chart ---------------------------------------------------------------------------
+
+function drawTrend(data, p) {
+  const chart = $("#chart"), legend = $("#legend");
+  chart.replaceChildren();
+  legend.replaceChildren();
+  $("#chart-note").textContent = "";
+  if (!data.series.length) {
+    chart.append(el("p", { class: "note" }, "Type one or more terms (comma-separated) and press Show."));
+    return;
+  }
+  const periods = data.totals.map((t) => t.period);
+  const W = 900, H = 330, B = 110, L = 56, R = 16, T = 18, gap = 34;
+  const plotH = H - T - 24;
+  const x = (i) => L + (periods.length === 1 ? (W - L - R) / 2 : (i * (W - L - R)) / (periods.length - 1));
+  // The y axis follows the shares and the intervals of periods large enough to trust, so a month of
+  // 13 papers cannot stretch it; wider bands are clipped at the top (and drawn as running off it).
+  let top = 0;
+  for (const s of data.series) for (const q of s.points) {
+    if (q.share !== null) top = Math.max(top, q.share);
+    if (q.total >= data.small_sample && q.share_high !== null) top = Math.max(top, q.share_high);
+  }
+  top = top > 0 ? top * 1.08 : 0.01;
+  const y = (v) => T + plotH - (Math.min(v, top) / top) * plotH;
+
+  const svg = el("svg:svg", { viewBox: `0 0 ${W} ${H + gap + B}`, width: "100%", role: "img", id: "trend-svg",
+    "aria-label": "share of papers per period" });
+  const defs = el("svg:defs"), clip = el("svg:clipPath", { id: "plot-clip" });
+  clip.append(el("svg:rect", { x: L, y: T, width: W - L - R, height: plotH }));
+  defs.append(clip);
+  svg.append(defs);
+  // Grid and y axis (shares).
+  for (let k = 0; k <= 4; k++) {
+    const v = (top * k) / 4;
+    svg.append(el("svg:line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid" }));
+    svg.append(el("svg:text", { x: L - 6, y: y(v) + 4, class: "tick", "text-anchor": "end" }, pct(v)));
+  }
+  svg.append(el("svg:text", { x: 12, y: T + plotH / 2, class: "axis", transform: `rotate(-90 12 ${T + plotH / 2})`,
+    "text-anchor": "middle" }, "share of papers (95% interval)"));
+  const step = Math.max(1, Math.ceil(periods.length / 12));
+  periods.forEach((label, i) => {
+    if (i % step === 0) svg.append(el("svg:text", { x: x(i), y: H + gap + B - 4, class: "tick", "text-anchor": "middle" }, label));
+  });
+
+  data.series.forEach((s, index) => {
+    const color = COLORS[index % COLORS.length];
+    const pts = s.points.map((q, i) => ({ ...q, i })).filter((q) => q.share !== null);
+    const group = el("svg:g", { class: "series", "data-term": s.term, "clip-path": "url(#plot-clip)" });
+    if (pts.length) {
+      const upper = pts.map((q) => `${x(q.i)},${y(q.share_high)}`);
+      const lower = pts.slice().reverse().map((q) => `${x(q.i)},${y(q.share_low)}`);
+      group.append(el("svg:polygon", { points: upper.concat(lower).join(" "), fill: color, class: "band" }));
+      group.append(el("svg:polyline", { points: pts.map((q) => `${x(q.i)},${y(q.share)}`).join(" "), stroke: color, class: "line" }));
+    }
+    svg.append(group);
+    const dots = el("svg:g", { class: "points" });
+    for (const q of pts) {
+      const small = q.total < data.small_sample;
+      const dot = el("svg:circle", {
+        cx: x(q.i), cy: y(q.share), r: small ? 4.5 : 4, stroke: color, fill: small ? "white" : color,
+        class: "point" + (small ? " small" : ""), "data-term": s.term, "data-period": q.period,
+        "data-matches": q.matches, "data-total": q.total, "data-share": q.share, tabindex: 0,
+      });
+      dot.append(el("svg:title", {}, `${s.term} — ${q.period}: ${q.matches} of ${q.total} papers, ` +
+        `${pct(q.share)} (95% interval ${pct(q.share_low)}–${pct(q.share_high)})` + (small ? "; small sample" : "") +
+        "\nclick: list these papers"));
+      dot.addEventListener("click", () => go({ point: `${s.term}@${q.period}` }));
+      dot.addEventListener("keydown", (e) => { if (e.key === "Enter") go({ point: `${s.term}@${q.period}` }); });
+      dots.append(dot);
+    }
+    svg.append(dots);
+    // The change point, drawn where the verdict found it.
+    const v = data.verdicts[index];
+    if (v && v.since) {
+      const at = periods.indexOf(v.since);
+      if (at >= 0) {
+        svg.append(el("svg:line", { x1: x(at), x2: x(at), y1: T, y2: T + plotH, stroke: color, class: "change",
+          "data-term": s.term, "data-since": v.since }));
+        svg.append(el("svg:text", { x: x(at) + 4, y: T + 12 + 14 * index, fill: color, class: "change-label" },
+          `${s.term}: changes since ${v.since}`));
+      }
+    }
+  });
+  // Totals: the papers each share is out of.
+  const maxTotal = Math.max(1, ...data.totals.map((t) => t.total));
+  const by = H + gap, barW = Math.max(1, Math.min(24, ((W - L - R) / Math.max(1, periods.length)) * 0.7));
+  svg.append(el("svg:text", { x: 12, y: by + B / 2, class: "axis", transform: `rotate(-90 12 ${by + B / 2})`,
+    "text-anchor": "middle" }, "papers"));
+  svg.append(el("svg:text", { x: L - 6, y: by + 8, class: "tick", "text-anchor": "end" }, String(maxTotal)));
+  data.totals.forEach((t, i) => {
+    const h = ((B - 24) * t.total) / maxTotal;
+    const bar = el("svg:rect", { x: x(i) - barW / 2, y: by + (B - 24) - h, width: barW, height: h,
+      class: "bar" + (t.total < data.small_sample ? " small" : ""), "data-period": t.period, "data-total": t.total });
+    bar.append(el("svg:title", {}, `${t.period}: ${t.total} papers first listed`));
+    svg.append(bar);
+  });
+  chart.append(svg);
+
+  // Legend and verdicts, outside the data.
+  data.series.forEach((s, index) => {
+    const v = data.verdicts[index];
+    const item = el("div", { class: "legend-item", "data-term": s.term, "data-verdict": v ? v.verdict : "" });
+    item.append(el("span", { class: "swatch", style: `background:${COLORS[index % COLORS.length]}` }));
+    item.append(el("b", {}, s.term));
+    item.append(el("span", { class: "verdict verdict-" + (v ? v.verdict.replace(/ /g, "-") : "") }, v ? v.verdict : ""));
+    item.append(el("span", { class: "sentence" }, v ? v.sentence.replace(/^[^:]*: /, "") : ""));
+    legend.append(item);
+  });
+  $("#chart-note").textContent = `Bands: 95% Wilson interval of each share. Hollow points and pale bars: periods of fewer than ` +
+    `${data.small_sample} papers (their share is uncertain). Filters: ` +
+    (FILTERS.filter((n) => p.get(n)).map((n) => `${n.replace("_", " ")} ${p.get(n)}`).join(", ") || "none") + ".";
+}
+
+// ---- papers, rising, search, momentum -----------------------------------------------------------
+
+function paperRow(row) {
+  const tr = el("tr", { "data-paper-id": row.paper_id });
+  const cell = el("td");
+  cell.append(el("a", { href: row.link, target: "_blank", rel: "noopener noreferrer" }, row.title || row.paper_id));
+  cell.append(el("span", { class: "id" }, " " + row.paper_id));
+  tr.append(cell, el("td", {}, row.list_date || ""), el("td", { class: "num" }, row.upvotes ?? ""));
+  return tr;
+}
+
+async function drawPapers(p) {
+  const body = $("#papers tbody");
+  body.replaceChildren();
+  const point = p.get("point");
+  if (!point || !point.includes("@")) {
+    $("#papers-title").textContent = "Papers behind a point";
+    $("#papers-hint").hidden = false;
+    return;
+  }
+  const at = point.lastIndexOf("@");
+  const term = point.slice(0, at), period = point.slice(at + 1);
+  const query = subset(p, FILTERS);
+  query.set("term", term);
+  query.set("period", period);
+  const data = await getJSON("/api/papers", query);
+  $("#papers-hint").hidden = true;
+  $("#papers-title").textContent = `${data.papers.length} papers matching “${term}” first listed in ${period}`;
+  for (const row of data.papers) body.append(paperRow(row));
+}
+
+async function drawRising(p) {
+  const query = subset(p, ["by", ...FILTERS]);
+  const list = $("#rising");
+  list.replaceChildren();
+  let data;
+  try { data = await getJSON("/api/rising", query); } catch (error) {
+    list.append(el("li", { class: "note" }, String(error.message)));
+    return;
+  }
+  $("#rising-window").textContent = `last ${data.window} ${data.by}s vs the ${data.window} before`;
+  for (const r of data.rising) {
+    const li = el("li", { "data-term": r.term });
+    const link = el("a", { href: "#" }, r.term);
+    link.addEventListener("click", (e) => {
+      e.preventDefault();
+      const terms = split(params().get("terms"));
+      if (!terms.includes(r.term)) terms.push(r.term);
+      go({ terms: terms.join(","), point: null });
+    });
+    li.append(link, el("span", { class: "note" }, ` ${pct(r.share_before)} → ${pct(r.share_recent)}`));
+    list.append(li);
+  }
+}
+
+async function drawSearch(p) {
+  const list = $("#hits");
+  list.replaceChildren();
+  if (!p.get("q")) return;
+  const query = subset(p, ["since", "until", ...FILTERS]);
+  query.set("q", p.get("q"));
+  const data = await getJSON("/api/search", query);
+  if (!data.hits.length) list.append(el("li", { class: "note" }, "no papers found"));
+  for (const hit of data.hits) {
+    const li = el("li", { "data-paper-id": hit.paper_id });
+    li.append(el("a", { href: hit.link, target: "_blank", rel: "noopener noreferrer" }, hit.title),
+      el("span", { class: "note" }, ` ${hit.list_date} · ${hit.upvotes ?? 0} upvotes · score ${hit.score}`));
+    list.append(li);
+  }
+}
+
+function drawCurve(data) {
+  const box = $("#curve");
+  box.replaceChildren();
+  if (!data || !data.curve.length) return;
+  const W = 300, H = 110, L = 30, R = 8, T = 10, B = 20;
+  const times = data.curve.map((c) => Date.parse(c.seen_at));
+  const t0 = Math.min(...times), t1 = Math.max(...times), vmax = Math.max(1, ...data.curve.map((c) => c.upvotes));
+  const x = (t) => L + (t1 === t0 ? (W - L - R) / 2 : ((t - t0) * (W - L - R)) / (t1 - t0));
+  const y = (v) => T + (H - T - B) * (1 - v / vmax);
+  const svg = el("svg:svg", { viewBox: `0 0 ${W} ${H}`, width: "100%", id: "curve-svg", "data-paper-id": data.paper_id });
+  svg.append(el("svg:polyline", { points: data.curve.map((c, i) => `${x(times[i])},${y(c.upvotes)}`).join(" "), class: "curve" }));
+  data.curve.forEach((c, i) => {
+    const dot = el("svg:circle", { cx: x(times[i]), cy: y(c.upvotes), r: 3, class: "curve-point", "data-upvotes": c.upvotes });
+    dot.append(el("svg:title", {}, `${data.paper_id}: ${c.upvotes} upvotes at ${c.seen_at} (${c.source})`));
+    svg.append(dot);
+  });
+  svg.append(el("svg:text", { x: L - 4, y: T + 8, class: "tick", "text-anchor": "end" }, String(vmax)));
+  svg.append(el("svg:text", { x: L, y: H - 4, class: "tick" }, data.curve[0].seen_at.slice(0, 10)));
+  svg.append(el("svg:text", { x: W - R, y: H - 4, class: "tick", "text-anchor": "end" }, data.curve.at(-1).seen_at.slice(0, 10)));
+  box.append(el("p", { class: "note" }, `upvotes of ${data.paper_id} over time`), svg);
+}
+
+async function drawMomentum(p) {
+  const list = $("#momentum");
+  list.replaceChildren();
+  const query = new URLSearchParams({ window: p.get("window") || "7d" });
+  const data = await getJSON("/api/momentum", query);
+  if (!data.momentum.length) list.append(el("li", { class: "note" }, "no upvote sightings in this window"));
+  for (const m of data.momentum) {
+    const li = el("li", { "data-paper-id": m.paper_id, "data-gained": m.gained });
+    const link = el("a", { href: "#" }, m.title || m.paper_id);
+    link.addEventListener("click", (e) => { e.preventDefault(); go({ paper: m.paper_id }); });
+    li.append(link, el("span", { class: "note" }, ` +${m.gained} (${m.upvotes_start} → ${m.upvotes_end})`));
+    list.append(li);
+  }
+  drawCurve(p.get("paper") ? await getJSON("/api/curve", new URLSearchParams({ paper_id: p.get("paper") })) : null);
+}
+
+// ---- wiring -----------------------------------------------------------------------------------
+
+function split(text) { return (text || "").split(",").map((t) => t.trim()).filter(Boolean); }
+
+async function render() {
+  document.body.dataset.state = "loading";
+  const p = params();
+  fillForm(p);
+  showError(null);
+  const trendQuery = subset(p, FIELDS);
+  const jobs = [
+    getJSON("/api/trend", trendQuery).then((data) => drawTrend(data, p)),
+    drawPapers(p), drawRising(p), drawSearch(p), drawMomentum(p),
+  ];
+  const results = await Promise.allSettled(jobs);
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) showError(failed.reason);
+  $("#timing").textContent = "server time: " + Object.entries(timings).map(([k, v]) => `${k.slice(5)} ${v} ms`).join(" · ");
+  document.body.dataset.state = failed ? "error" : "ready";
+}
+
+$("#query").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const changes = { point: null };
+  for (const name of FIELDS) changes[name] = document.getElementById(name).value.trim();
+  changes.terms = split(changes.terms).join(",");
+  if (changes.by === "month") changes.by = params().get("by") ? "month" : null;
+  go(changes);
+});
+$("#search-form").addEventListener("submit", (e) => { e.preventDefault(); go({ q: $("#q").value.trim() }); });
+$("#window").addEventListener("change", () => go({ window: $("#window").value === "7d" ? null : $("#window").value, paper: null }));
+window.addEventListener("popstate", render);
+render();
