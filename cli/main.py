@@ -137,6 +137,19 @@ def build_parser() -> argparse.ArgumentParser:
     _formatted(search)
     search.set_defaults(handler=cmd_search)
 
+    momentum = commands.add_parser("momentum", parents=[common], help="papers ranked by upvotes gained in a window")
+    momentum.add_argument("--window", default="7d", help="how far back from the last sighting: 36h, 7d, 2w (default 7d)")
+    momentum.add_argument("--term", help="only papers matching this term (same language as trend)")
+    momentum.add_argument("--paper", metavar="ID", help="instead: every upvote sighting of this paper (its curve)")
+    momentum.add_argument("--limit", type=int, default=20)
+    _formatted(momentum)
+    momentum.set_defaults(handler=cmd_momentum)
+
+    explore = commands.add_parser("explore", parents=[common], help="a local web app: trends, papers, rising, search, momentum")
+    explore.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    explore.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    explore.set_defaults(handler=cmd_explore)
+
     sql = commands.add_parser("sql", parents=[common], help="read-only SQL on the warehouse")
     sql.add_argument("query", metavar="SQL", help="one SELECT statement ('-' reads it from stdin)")
     _formatted(sql)
@@ -381,6 +394,29 @@ def cmd_search(args) -> int:
     finally:
         con.close()
     write_frame(frame, args.format)
+    return EXIT_OK
+
+
+def cmd_momentum(args) -> int:
+    """Papers ranked by upvotes gained in --window (or one paper's upvote curve with --paper)."""
+    from .. import connect
+
+    pt = connect(getattr(args, "home", None))
+    if args.paper:
+        frame = pt.upvote_curve(args.paper)
+        if not frame.height:
+            raise UserError(f"no upvote sightings of paper {args.paper}")
+    else:
+        frame = pt.momentum(window=args.window, term=args.term, limit=args.limit)
+    write_frame(frame, args.format)
+    return EXIT_OK
+
+
+def cmd_explore(args) -> int:
+    """Serve the explorer (papertrends.explorer) until interrupted; read-only on the warehouse."""
+    from ..explorer.app import serve
+
+    serve(getattr(args, "home", None), host=args.host, port=args.port)
     return EXIT_OK
 
 
