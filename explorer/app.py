@@ -28,7 +28,7 @@ from ..transforms.intervals import SMALL_SAMPLE
 from ..transforms.trend_stats import verdict as trend_verdict
 
 STATIC = Path(str(resources.files(__package__).joinpath("static")))
-PAGES = {"app.js": "text/javascript", "app.css": "text/css"}
+PAGES = {"app.js": "text/javascript", "chart.js": "text/javascript", "app.css": "text/css"}
 MAX_TERMS = 8
 
 
@@ -100,6 +100,44 @@ def split_terms(text: str | None) -> list[str]:
     return terms
 
 
+def trend_payload(frame, by: str) -> dict:
+    """What the chart draws, from a trend frame with share_low/share_high: per term its points and
+    verdict, and the papers per period (the same for every term)."""
+    series, verdicts = [], []
+    for term in frame["term"].unique(maintain_order=True):
+        rows = frame.filter(frame["term"] == term)
+        series.append({"term": term, "points": rows.select(
+            "period", "period_start", "matches", "total", "share", "share_low", "share_high").to_dicts()})
+        found = trend_verdict(frame, term)
+        verdicts.append({"term": term, "verdict": found.verdict, "sentence": found.sentence(), "since": found.since,
+                         "change": found.change, "odds_ratio_per_year": found.odds_ratio_per_year})
+    first = frame["term"][0] if frame.height else None
+    totals = frame.filter(frame["term"] == first).select("period", "period_start", "total").to_dicts() if first else []
+    return {"by": by, "series": series, "totals": totals, "verdicts": verdicts, "small_sample": SMALL_SAMPLE}
+
+
+def chart_html(frame, by: str, title: str, subtitle: str = "") -> str:
+    """A self-contained HTML page drawing one trend (about 20 KB: the explorer's own chart code
+    and the data inline, nothing fetched), for `trend --chart FILE.html`."""
+    import html
+
+    from ..transforms.intervals import with_share_interval
+
+    if "share_low" not in frame.columns:
+        frame = with_share_interval(frame)
+    data = _json(trend_payload(frame, by)).replace("</", "<\\/")
+    css = (STATIC / "app.css").read_text("utf-8")
+    script = (STATIC / "chart.js").read_text("utf-8")
+    return (
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<title>{html.escape(title)}</title>\n<style>\n{css}</style>\n</head>\n"
+        f"<body>\n<main style=\"display:block\"><section id=\"trend-panel\">\n<h2>{html.escape(title)}</h2>\n"
+        f"<p class=\"note\">{html.escape(subtitle)}</p>\n<div id=\"legend\"></div>\n<div id=\"chart\"></div>\n"
+        "<p class=\"note\" id=\"chart-note\"></p>\n</section></main>\n"
+        f"<script>\n{script}\nconst DATA = {data};\ndrawTrend(DATA, {_json(subtitle)});\n</script>\n</body>\n</html>\n"
+    )
+
+
 def create_app(home: str | os.PathLike | None = None) -> Starlette:
     """The explorer app over one data root (read-only)."""
     pt = PaperTrends(home, read_only=True)
@@ -124,18 +162,7 @@ def create_app(home: str | os.PathLike | None = None) -> Starlette:
         if not terms:
             return {"terms": [], "by": by, "series": [], "totals": [], "verdicts": []}
         frame = pt.trend(terms, by=by, **_range(params), **_filters(params), interval=True)
-        series, verdicts = [], []
-        for term in frame["term"].unique(maintain_order=True):
-            rows = frame.filter(frame["term"] == term)
-            series.append({"term": term, "points": rows.select(
-                "period", "period_start", "matches", "total", "share", "share_low", "share_high").to_dicts()})
-            found = trend_verdict(frame, term)
-            verdicts.append({"term": term, "verdict": found.verdict, "sentence": found.sentence(), "since": found.since,
-                             "change": found.change, "odds_ratio_per_year": found.odds_ratio_per_year})
-        first = frame["term"][0] if frame.height else None
-        totals = frame.filter(frame["term"] == first).select("period", "period_start", "total").to_dicts() if first else []
-        return {"terms": terms, "by": by, "series": series, "totals": totals, "verdicts": verdicts,
-                "small_sample": SMALL_SAMPLE}
+        return {"terms": terms, **trend_payload(frame, by)}
 
     def papers(params) -> dict:
         term = _text(params, "term")
