@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import threading
 from importlib import metadata
 from typing import TYPE_CHECKING, Iterator, Sequence
 
@@ -63,13 +64,19 @@ class PaperTrends:
     queries; an ingest then waits until `close()`).
     """
 
-    def __init__(self, home: str | os.PathLike | None = None, read_only: bool = True, keep_open: bool = False):
+    def __init__(self, home: str | os.PathLike | None = None, read_only: bool = True, keep_open: bool = False,
+                 idle_close: float | None = None):
         from .core.settings import load_settings
 
         self.settings = load_settings(home)
         self.read_only = read_only
         self.keep_open = keep_open
+        # idle_close=S: hold one connection between calls, closed after S idle seconds (the explorer:
+        # clicks answer without reopening the file, and an ingest waits at most S seconds after the last).
+        self.idle_close = idle_close
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.RLock()  # one call at a time on a held connection
+        self._timer: threading.Timer | None = None
 
     @property
     def home(self):
@@ -86,32 +93,46 @@ class PaperTrends:
         self.close()
 
     def close(self) -> None:
-        """Close a connection held with keep_open (nothing to do otherwise)."""
-        if self._con is not None:
-            self._con.close()
-            self._con = None
+        """Close a held connection (keep_open or idle_close); nothing to do otherwise."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+    def _open(self) -> "duckdb.DuckDBPyConnection":
+        from .warehouse import connection
+
+        path = self.settings.warehouse_path
+        if self.read_only:
+            return connection.open_reader(path, self.settings.reader_wait)
+        return connection.open_writer(path, self.settings.writer_wait)
 
     @contextlib.contextmanager
     def connection(self) -> Iterator["duckdb.DuckDBPyConnection"]:
         """The DuckDB connection for one call (read-only unless connect(read_only=False))."""
-        from .warehouse import connection
-
-        if self._con is not None:
-            yield self._con
+        if not (self.keep_open or self.idle_close):
+            con = self._open()
+            try:
+                yield con
+            finally:
+                con.close()
             return
-        path = self.settings.warehouse_path
-        if self.read_only:
-            con = connection.open_reader(path, self.settings.reader_wait)
-        else:
-            con = connection.open_writer(path, self.settings.writer_wait)
-        if self.keep_open:
-            self._con = con
-            yield con
-            return
-        try:
-            yield con
-        finally:
-            con.close()
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._con is None:
+                self._con = self._open()
+            try:
+                yield self._con
+            finally:
+                if self.idle_close and not self.keep_open:
+                    self._timer = threading.Timer(self.idle_close, self.close)
+                    self._timer.daemon = True
+                    self._timer.start()
 
     # -- trends ----------------------------------------------------------------------------------
 

@@ -3,8 +3,8 @@
 Starlette (installed with Prefect; no Prefect import here) serves one page and a small JSON API.
 The page (static/index.html, app.js, app.css: vanilla JS drawing SVG) is served from this
 package, so nothing is fetched from the internet. Every answer comes from the same functions as
-the CLI (papertrends.PaperTrends), on a read-only connection opened per request, so an ingest is
-never blocked for longer than one request. Each JSON answer carries its server time (`ms`, and a
+the CLI (papertrends.PaperTrends), on one read-only connection held while the user clicks and
+closed after two idle seconds, so an ingest is never blocked for long. Each JSON answer carries its server time (`ms`, and a
 Server-Timing header) for the benchmark.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import threading
 import time
@@ -30,6 +31,7 @@ from ..transforms.trend_stats import verdict as trend_verdict
 STATIC = Path(str(resources.files(__package__).joinpath("static")))
 PAGES = {"app.js": "text/javascript", "chart.js": "text/javascript", "app.css": "text/css"}
 MAX_TERMS = 8
+IDLE_CLOSE_SECONDS = 2.0
 
 
 class BadRequest(ValueError):
@@ -45,7 +47,19 @@ def _json(value) -> str:
     return json.dumps(value, default=default, ensure_ascii=False, allow_nan=False)
 
 
+def _finite(value):
+    """JSON has no NaN or infinity (a share of an empty period, a growth from zero): they go as null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _answer(payload: dict, started: float, status: int = 200) -> Response:
+    payload = _finite(payload)
     elapsed = (time.perf_counter() - started) * 1000
     payload = {**payload, "ms": round(elapsed, 2)}
     return Response(_json(payload), status_code=status, media_type="application/json",
@@ -100,20 +114,22 @@ def split_terms(text: str | None) -> list[str]:
     return terms
 
 
-def trend_payload(frame, by: str) -> dict:
+def trend_payload(frame, by: str, verdicts: bool = True) -> dict:
     """What the chart draws, from a trend frame with share_low/share_high: per term its points and
-    verdict, and the papers per period (the same for every term)."""
-    series, verdicts = [], []
+    verdict (unless verdicts=False), and the papers per period (the same for every term)."""
+    series, found_verdicts = [], []
     for term in frame["term"].unique(maintain_order=True):
         rows = frame.filter(frame["term"] == term)
         series.append({"term": term, "points": rows.select(
             "period", "period_start", "matches", "total", "share", "share_low", "share_high").to_dicts()})
+        if not verdicts:
+            continue
         found = trend_verdict(frame, term)
-        verdicts.append({"term": term, "verdict": found.verdict, "sentence": found.sentence(), "since": found.since,
+        found_verdicts.append({"term": term, "verdict": found.verdict, "sentence": found.sentence(), "since": found.since,
                          "change": found.change, "odds_ratio_per_year": found.odds_ratio_per_year})
     first = frame["term"][0] if frame.height else None
     totals = frame.filter(frame["term"] == first).select("period", "period_start", "total").to_dicts() if first else []
-    return {"by": by, "series": series, "totals": totals, "verdicts": verdicts, "small_sample": SMALL_SAMPLE}
+    return {"by": by, "series": series, "totals": totals, "verdicts": found_verdicts, "small_sample": SMALL_SAMPLE}
 
 
 def chart_html(frame, by: str, title: str, subtitle: str = "") -> str:
@@ -140,8 +156,11 @@ def chart_html(frame, by: str, title: str, subtitle: str = "") -> str:
 
 def create_app(home: str | os.PathLike | None = None) -> Starlette:
     """The explorer app over one data root (read-only)."""
-    pt = PaperTrends(home, read_only=True)
+    # One read-only connection held between clicks, closed after 2 idle seconds so an ingest never
+    # waits long for the file (DuckDB lets a process write only while no other has the file open).
+    pt = PaperTrends(home, read_only=True, idle_close=IDLE_CLOSE_SECONDS)
     rising_cache: dict[tuple, dict] = {}
+    verdict_cache: dict[tuple, dict] = {}
     cache_lock = threading.Lock()
 
     def handler(compute):
@@ -161,8 +180,29 @@ def create_app(home: str | os.PathLike | None = None) -> Starlette:
         by = _text(params, "by") or "month"
         if not terms:
             return {"terms": [], "by": by, "series": [], "totals": [], "verdicts": []}
+        # The verdict (a regression and a change-point search per term) has its own request, so
+        # the chart is drawn first and annotated when the verdict arrives.
         frame = pt.trend(terms, by=by, **_range(params), **_filters(params), interval=True)
-        return {"terms": terms, **trend_payload(frame, by)}
+        return {"terms": terms, **trend_payload(frame, by, verdicts=False)}
+
+    def verdict(params) -> dict:
+        terms = split_terms(params.get("terms"))
+        by = _text(params, "by") or "month"
+        window, filters = _range(params), _filters(params)
+        key = ("verdict", tuple(terms), by, tuple(sorted(window.items())), tuple(sorted(filters.items())),
+               pt.settings.warehouse_path.stat().st_mtime_ns)
+        with cache_lock:
+            if key in verdict_cache:
+                return {**verdict_cache[key], "cached": True}
+        if not terms:
+            return {"verdicts": []}
+        frame = pt.trend(terms, by=by, **window, **filters)
+        answer = {"verdicts": trend_payload(frame.with_columns(share_low=None, share_high=None), by)["verdicts"]}
+        with cache_lock:
+            if len(verdict_cache) > 64:
+                verdict_cache.clear()
+            verdict_cache[key] = answer
+        return answer
 
     def papers(params) -> dict:
         term = _text(params, "term")
@@ -220,6 +260,7 @@ def create_app(home: str | os.PathLike | None = None) -> Starlette:
         Route("/", page),
         Route("/static/{name}", asset),
         Route("/api/trend", handler(trend)),
+        Route("/api/verdict", handler(verdict)),
         Route("/api/papers", handler(papers)),
         Route("/api/rising", handler(rising)),
         Route("/api/search", handler(search)),

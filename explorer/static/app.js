@@ -163,6 +163,15 @@ async function drawMomentum(p) {
 
 function split(text) { return (text || "").split(",").map((t) => t.trim()).filter(Boolean); }
 
+async function drawTrendAndVerdict(p, query) {
+  const filters = FILTERS.filter((n) => p.get(n)).map((n) => `${n.replace("_", " ")} ${p.get(n)}`).join(", ");
+  const data = await getJSON("/api/trend", query);
+  drawTrend(data, filters);  // drawn at once; the verdict and change points follow
+  if (!data.series.length) return;
+  data.verdicts = (await getJSON("/api/verdict", query)).verdicts;
+  drawTrend(data, filters);
+}
+
 async function render() {
   document.body.dataset.state = "loading";
   const p = params();
@@ -170,8 +179,7 @@ async function render() {
   showError(null);
   const trendQuery = subset(p, FIELDS);
   const jobs = [
-    getJSON("/api/trend", trendQuery).then((data) => drawTrend(data,
-      FILTERS.filter((n) => p.get(n)).map((n) => `${n.replace("_", " ")} ${p.get(n)}`).join(", "))),
+    drawTrendAndVerdict(p, trendQuery),
     drawPapers(p), drawRising(p), drawSearch(p), drawMomentum(p),
   ];
   const results = await Promise.allSettled(jobs);
