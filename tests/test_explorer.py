@@ -76,7 +76,7 @@ def page(browser, server):
     def route(request_route):
         page.requests.append(request_route.request.url)
         host = urlsplit(request_route.request.url).hostname
-        if request_route.request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
+        if request_route.request.url.startswith(("data:", "blob:", "file:")) or host == "127.0.0.1":
             request_route.continue_()
         else:
             request_route.abort()
@@ -214,3 +214,41 @@ def test_chromium_is_where_the_setup_puts_it():
         pytest.skip(f"chromium not installed at {CHROMIUM}: run `make browser`")
     version = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True, timeout=60)
     assert "Chromium" in version.stdout
+
+
+def test_the_chart_html_file_draws_offline_in_the_browser(page, home, tmp_path, capsys):  # noqa: F811
+    """`trend --chart FILE.html` is the explorer's chart, drawn from the file alone."""
+    root, *_ = home
+    path = tmp_path / "chart.html"
+    assert main(["--home", str(root), "trend", "scaling", "tractable", "--chart", str(path)]) == 0
+    capsys.readouterr()
+    page.goto(path.as_uri())
+    page.wait_for_selector("circle.point")
+    assert page.title().startswith('Share of papers matching "scaling", "tractable"')
+    expected = cli_json(capsys, root, "trend", "scaling", "tractable")
+    assert chart_points(page) == [{k: r[k] for k in ("term", "period", "matches", "total")} for r in expected if r["total"]]
+    assert page.eval_on_selector_all(".legend-item", "n => n.map(i => i.dataset.verdict)") == ["rising", "flat"]
+    assert not [u for u in page.requests if not u.startswith("file:")]
+
+
+def test_explore_command_serves_on_localhost(home):  # noqa: F811
+    import urllib.request
+
+    root, *_ = home
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "papertrends.cli.main", "--home", str(root), "explore", "--port",
+                                str(port)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/trend?terms=scaling", timeout=5) as answer:
+                    body = json.loads(answer.read())
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, process.stderr.read() if process.poll() else "no answer"
+                time.sleep(0.3)
+        assert body["series"][0]["term"] == "scaling" and body["ms"] >= 0
+    finally:
+        process.terminate()
+        process.wait(20)

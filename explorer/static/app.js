@@ -77,7 +77,8 @@ async function drawPapers(p) {
   query.set("period", period);
   const data = await getJSON("/api/papers", query);
   $("#papers-hint").hidden = true;
-  $("#papers-title").textContent = `${data.papers.length} papers matching “${term}” first listed in ${period}`;
+  const first = data.papers.length === 100 ? " (the first 100, most upvoted first)" : "";
+  $("#papers-title").textContent = `${data.papers.length} papers matching “${term}” first listed in ${period}${first}`;
   for (const row of data.papers) body.append(paperRow(row));
 }
 

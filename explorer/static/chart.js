@@ -29,7 +29,7 @@ function drawTrend(data, filters) {
     return;
   }
   const periods = data.totals.map((t) => t.period);
-  const W = 900, H = 330, B = 110, L = 56, R = 16, T = 18, gap = 34;
+  const W = 900, H = 330, B = 110, L = 56, R = 34, T = 18, gap = 34;
   const plotH = H - T - 24;
   const x = (i) => L + (periods.length === 1 ? (W - L - R) / 2 : (i * (W - L - R)) / (periods.length - 1));
   // The y axis follows the shares and the intervals of periods large enough to trust, so a month of
@@ -122,7 +122,7 @@ function drawTrend(data, filters) {
     item.append(el("span", { class: "swatch", style: `background:${COLORS[index % COLORS.length]}` }));
     item.append(el("b", {}, s.term));
     item.append(el("span", { class: "verdict verdict-" + (v ? v.verdict.replace(/ /g, "-") : "") }, v ? v.verdict : ""));
-    item.append(el("span", { class: "sentence" }, v ? v.sentence.replace(/^[^:]*: /, "") : ""));
+    item.append(el("span", { class: "sentence" }, v ? v.sentence.replace(/^.*?: (rising|falling|flat) — /, "").replace(/^.*?: /, "") : ""));
     legend.append(item);
   });
   $("#chart-note").textContent = `Bands: 95% Wilson interval of each share. Hollow points and pale bars: periods of fewer than ` +
