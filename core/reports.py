@@ -22,9 +22,11 @@ class RunReport:
     papers_changed: int = 0
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # information, e.g. lists served from the archive
     seconds: float = 0.0
     stages: list[dict] = field(default_factory=list)  # {stage, items, seconds, detail}, in order
     started: float = field(default_factory=time.monotonic)
+    interrupted: bool = False  # stopped by Ctrl-C or SIGTERM
 
     def stage(self, name: str, since: float, items: int | None = None, detail: str | None = None) -> float:
         """Record a finished stage that began at monotonic time `since`; returns now."""
@@ -34,6 +36,8 @@ class RunReport:
 
     @property
     def status(self) -> str:
+        if self.interrupted:
+            return "interrupted"
         if self.items_loaded == 0 and (self.failures or self.items_quarantined):
             return "failed"
         return "partial" if self.failures else "completed"
@@ -56,6 +60,7 @@ class RunReport:
         ]
         lines += [f"failed: {f}" for f in self.failures]
         lines += [f"warning: {w}" for w in self.warnings]
+        lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
 

@@ -23,17 +23,18 @@ from prefect import flow, task
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
 
+from ..core import interrupts
 from ..core.dates import date_range
-from ..core.reports import RunReport
-from ..core.settings import Settings, load_settings
+from ..core.reports import ArxivRunReport, RunReport
+from ..core.settings import DEFAULT_SETTLED_DAYS, Settings, is_settled, load_settings
 from ..sources.raw_archive import utc_now
 from ..warehouse import backfill_ledger, connection
+from .arxiv import harvest_arxiv_oai
 from .ingest import fetch_daily_list, load_warehouse, normalize_to_lake
 from .runs import begin_writer_run, end_writer_run, run_logger
 
 SOURCE_HF = "hf_daily"
 # A daily list still gains papers for a day or so after its date; two days on it no longer changes.
-CLOSED_AFTER_DAYS = 2
 
 
 
@@ -50,17 +51,16 @@ class Listener:
 _listeners: list[Listener] = []
 
 
-def is_closed(list_date: str, today: dt.date | None = None) -> bool:
-    """True when the date is at least CLOSED_AFTER_DAYS in the past (UTC): its list is final."""
-    today = today or utc_now().date()
-    return dt.date.fromisoformat(list_date) <= today - dt.timedelta(days=CLOSED_AFTER_DAYS)
+def is_closed(list_date: str, today: dt.date | None = None, settled_days: int = DEFAULT_SETTLED_DAYS) -> bool:
+    """True when the date's list is settled (settings.settled_days, the one rule): its list is final."""
+    return is_settled(dt.date.fromisoformat(list_date), today or utc_now().date(), settled_days)
 
 
 def closed_day_cache_key(context, parameters: dict) -> str | None:
     """Cache key of a closed day's fetch (data root + API + page size + date); open days: no caching."""
     settings: Settings = parameters["settings"]
     list_date: str = parameters["list_date"]
-    if not is_closed(list_date):
+    if not is_closed(list_date, settled_days=settings.settled_days):
         return None
     # The data root is part of the key: the cached value is paths inside that root's raw archive.
     identity = f"{settings.raw_dir.resolve()}|{settings.hf_base_url.rstrip('/')}|{settings.page_limit}|{list_date}"
@@ -237,7 +237,7 @@ def backfill_hf(
         futures = {fetch.submit(settings, day): day for day in to_fetch}
         for future in as_completed(list(futures)):
             day = futures[future]
-            closed = is_closed(day)
+            closed = is_closed(day, settled_days=settings.settled_days)
             try:
                 landed = future.result()
             except Exception as error:  # the date failed after every retry: record why, keep going
@@ -258,6 +258,7 @@ def backfill_hf(
             result.done.append(day)
             _tell(day, "done", detail)
     except BaseException as error:  # interrupted or broken: the ledger holds every date finished so far
+        run.interrupted = interrupts.is_interrupt(error)
         run.failures.append(f"run stopped: {type(error).__name__}" + (f": {error}" if str(error) else ""))
         raise
     finally:
@@ -266,6 +267,28 @@ def backfill_hf(
         end_writer_run(settings, run)
         _publish_backfill(result)
     return result
+
+
+@flow(name="backfill-arxiv", log_prints=False)
+def backfill_arxiv(
+    since: str,
+    until: str | None = None,
+    set_spec: str | None = None,
+    home: str | None = None,
+    base_url: str | None = None,
+    refresh: bool = False,
+) -> ArxivRunReport:
+    """Backfill arXiv from `since` to `until` (default today, UTC): one OAI-PMH harvest of those datestamps.
+
+    Resumable like every harvest: each page's resumption token is saved once the page is loaded,
+    so running the same backfill again after an interruption continues where it stopped (unless
+    `refresh`, which starts over). `set_spec` such as ``cs`` limits it to one arXiv set.
+    """
+    first = dt.date.fromisoformat(since)
+    last = dt.date.fromisoformat(until) if until else utc_now().date()
+    if last < first:
+        raise ValueError(f"until {last} is before since {first}")
+    return harvest_arxiv_oai("arXivRaw", set_spec, first, last, base_url=base_url, home=home, restart=refresh)
 
 
 def run_backfill(workers: int | None = None, **parameters) -> BackfillReport:

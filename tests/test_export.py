@@ -19,8 +19,9 @@ import yaml
 from papertrends.cli.main import main
 from papertrends.devkit.sample_listings import generate_daily_lists
 from papertrends.transforms.hf_listings import daily_papers_extracted, listings_normalized
-from papertrends.transforms.terms import parse_term
-from papertrends.warehouse import connection, ledger, loads, reads
+from papertrends.transforms.query import PERIODS, parse_query
+from papertrends.transforms.terms import TermError, parse_term
+from papertrends.warehouse import analytics, connection, ledger, loads, reads
 from papertrends.warehouse.export import ExportError, ExportRequest, export_dataset, verify_manifest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,7 +76,11 @@ def all_papers(warehouse: Path) -> pl.DataFrame:
     """The papers as the export should give them, by a query written independently of export.py."""
     return query(
         warehouse,
-        "select p.* exclude (search_text), f.first_list_date from papers p "
+        "select p.* exclude (search_text), f.first_list_date, "
+        "(select upvotes from listings l where l.paper_id = p.paper_id and upvotes is not null "
+        " order by fetched_at desc, upvotes desc limit 1) as upvotes_latest, "
+        "(select max(upvotes) from listings l where l.paper_id = p.paper_id) as upvotes_max "
+        "from papers p "
         "join (select paper_id, min(list_date) as first_list_date from listings group by 1) f using (paper_id) "
         "order by paper_id",
     )
@@ -218,9 +223,49 @@ def test_trends_export_equals_the_trend_query(warehouse, tmp_path):
     export_dataset(warehouse, ExportRequest(out=tmp_path / "t", table="trends", terms=terms, by="month"))
     got = pl.read_parquet(tmp_path / "t" / "*.parquet")
     con = connection.open_reader(warehouse)
-    expected = reads.trend(con, [parse_term(t) for t in terms], by="month").sort("period", "term")
+    expected = analytics.trend(con, list(terms), by="month").drop("period_start").sort("period", "term")
+    scan = reads.trend(con, list(terms), by="month").sort("period", "term")
     con.close()
     assert got.equals(expected)
+    # The term index and the full scan agree on every period that has papers.
+    assert got.filter(pl.col("total") > 0).equals(scan)
+
+
+def test_export_term_alternatives_are_alternatives_not_a_phrase(warehouse, tmp_path):
+    # Issue 12: `export --term 'scaling|tractable'` searched the phrase "scaling tractable".
+    papers = all_papers(warehouse)
+    query = parse_query("scaling|tractable")
+    expected = sorted(r["paper_id"] for r in papers.iter_rows(named=True) if query.matches(r["title"], r["abstract"]))
+    either = set(expected)
+    assert either > {r["paper_id"] for r in papers.iter_rows(named=True) if parse_term("scaling").matches(r["title"], r["abstract"])}
+    result = export_dataset(warehouse, ExportRequest(out=tmp_path / "alt", terms=("scaling|tractable",)))
+    assert pl.read_parquet(tmp_path / "alt" / "*.parquet")["paper_id"].to_list() == expected
+    assert result.rows == len(expected) > 0
+
+
+def test_export_trends_by_every_period_trend_knows(warehouse, tmp_path):
+    # Issue 12: `export --by quarter` was refused while `trend --by quarter` worked.
+    con = connection.open_reader(warehouse)
+    try:
+        for by in PERIODS:
+            out = tmp_path / by
+            export_dataset(warehouse, ExportRequest(out=out, table="trends", terms=("scaling|tractable", "tractab*"), by=by))
+            got = pl.read_parquet(out / "*.parquet")
+            expected = analytics.trend(con, ["scaling|tractable", "tractab*"], by=by).drop("period_start")
+            assert got.equals(expected.sort("period", "term")), by
+            scan = reads.trend(con, ["scaling|tractable", "tractab*"], by=by).sort("period", "term")
+            assert got.filter(pl.col("total") > 0).equals(scan), by
+    finally:
+        con.close()
+    with pytest.raises(ExportError, match="--by must be one of day, week, month, quarter, year"):
+        export_dataset(warehouse, ExportRequest(out=tmp_path / "decade", table="trends", terms=("scaling",), by="decade"))
+
+
+@pytest.mark.parametrize("bad", ["*scaling", "scal**", "scal*ing", "scaling||tractable", "(scaling|tractable) laws", "--"])
+def test_export_refuses_unsupported_term_syntax_before_writing(warehouse, tmp_path, bad):
+    with pytest.raises(TermError):
+        export_dataset(warehouse, ExportRequest(out=tmp_path / "bad", terms=(bad,)))
+    assert not (tmp_path / "bad").exists()
 
 
 def test_partitioned_listings_read_back_as_the_table(warehouse, tmp_path):
@@ -409,3 +454,86 @@ def test_category_filter_once_the_warehouse_has_categories(tmp_path, value):
     result = export_dataset(path, ExportRequest(out=tmp_path / "cl", category="cs.CL"))
     assert pl.read_parquet(tmp_path / "cl" / "*.parquet")["paper_id"].to_list() == expected and result.rows == 4
     assert export_dataset(path, ExportRequest(out=tmp_path / "cv", category="cs.CV")).rows == 0
+
+
+def test_cli_export_trends_by_quarter_with_alternatives(warehouse, tmp_path, capsys):
+    # Issue 12: the CLI refused `export --by quarter` (its choices had no quarter) while `trend --by quarter` worked.
+    out = tmp_path / "quarters"
+    code = main(["--home", str(warehouse.parent), "export", "--table", "trends", "--term", "scaling|tractable",
+                 "--by", "quarter", "--format", "csv", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    got = pl.read_csv(out / "*.csv")
+    assert got["period"].to_list() == ["2025-Q1"] and got["term"].to_list() == ["scaling|tractable"]
+    con = connection.open_reader(warehouse)
+    try:
+        expected = analytics.trend(con, ["scaling|tractable"], by="quarter").drop("period_start")
+    finally:
+        con.close()
+    assert got.rows() == expected.rows()
+
+
+def test_exports_carry_no_local_path(tmp_path):
+    """Issue 15.2: origins relative to the raw archive, the manifest names the warehouse by schema and snapshot."""
+    from papertrends.pipeline.lake import normalized_record
+    from papertrends.sources.files import files_landed
+    from papertrends.sources.raw_archive import RawRecord
+
+    saved = tmp_path / "saved" / "2025-01-10.json"
+    saved.parent.mkdir()
+    saved.write_text(json.dumps(generate_daily_lists(dt.date(2025, 1, 10), dt.date(2025, 1, 10), seed=3)["2025-01-10"]))
+    home = tmp_path / "data"
+    (landed,) = files_landed(home / "raw", [str(saved)], None)
+    normalized = normalized_record(RawRecord.at(Path(landed)))
+    con = connection.open_writer(home / "warehouse.duckdb")
+    run_id = ledger.start_run(con, "test-load", {})
+    loads.load(con, normalized.listings, normalized.quarantine, run_id)
+    ledger.finish_run(con, run_id, "completed")
+    con.close()
+    for table in ("listings", "papers"):
+        out = tmp_path / f"out-{table}"
+        export_dataset(home / "warehouse.duckdb", ExportRequest(out=out, table=table, format="hf"))
+        for path in out.rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                assert str(tmp_path).encode() not in data, f"{path.name} holds a local path"
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert "path" not in manifest["warehouse"]
+        assert manifest["warehouse"]["snapshot"].startswith(f"schema {manifest['warehouse']['schema_version']}, run {run_id}")
+    origins = query(home / "warehouse.duckdb", "select distinct origin from listings")["origin"].to_list()
+    assert origins == [Path(landed).relative_to(home / "raw").as_posix()]
+
+
+def test_hf_card_describes_every_column_and_counts_as_datasets_does(warehouse, tmp_path):
+    """Issue 15.2b: descriptions, language, size category, and num_bytes equal to what `datasets` computes."""
+    datasets = pytest.importorskip("datasets")
+    out = tmp_path / "hf"
+    result = export_dataset(warehouse, ExportRequest(out=out, format="hf", rows_per_file=400))
+    text = (out / "README.md").read_text("utf-8")
+    header = yaml.safe_load(text.split("---\n")[1])
+    assert header["language"] == ["en"]
+    assert header["size_categories"] == ["n<1K" if result.rows < 1000 else "1K<n<10K"]
+    columns = text.split("## Columns\n\n")[1].split("\n\n")[0].splitlines()
+    assert len(columns) == len(header["dataset_info"]["features"])
+    assert all(line.split("): ", 1)[1] and "of the papers table" not in line for line in columns)
+    loaded = datasets.load_dataset(str(out), split="train", cache_dir=str(tmp_path / "cache"))
+    info = header["dataset_info"]
+    assert info["splits"][0]["num_examples"] == loaded.num_rows == result.rows
+    assert info["splits"][0]["num_bytes"] == loaded.info.splits["train"].num_bytes
+    assert info["dataset_size"] == loaded.info.dataset_size
+
+
+def test_papers_export_carries_latest_and_maximum_upvotes(warehouse, tmp_path):
+    """Issue 15.2b: the papers export has the upvotes a user expects, by an independent query."""
+    export_dataset(warehouse, ExportRequest(out=tmp_path / "papers"))
+    exported = pl.read_parquet(tmp_path / "papers" / "*.parquet").select("paper_id", "upvotes_latest", "upvotes_max")
+    expected = query(
+        warehouse,
+        "select paper_id, "
+        "(select upvotes from listings l2 where l2.paper_id = p.paper_id and upvotes is not null "
+        " order by fetched_at desc, upvotes desc limit 1) as upvotes_latest, "
+        "(select max(upvotes) from listings l3 where l3.paper_id = p.paper_id) as upvotes_max "
+        "from papers p order by paper_id",
+    )
+    assert exported["upvotes_max"].null_count() < exported.height
+    assert exported.equals(expected.cast(exported.schema))
