@@ -8,6 +8,14 @@ momentum has data, then calls each endpoint of the explorer app in-process (Star
 client: no network) and reports the median of the server time each answer carries (`ms`: from
 the request reaching the endpoint to its JSON, the warehouse opened read-only per request).
 The issue's target: under 200 ms per interaction at 2.7M papers.
+
+Measured 2026-12-03 at --size 100000 on the 2-core machine shared with six other jobs (load
+average 12-15, so several times slower than a quiet machine), median of 5 warm calls, server ms:
+page 6; trend one word monthly 128; three terms (word, prefix, phrase) 257; one word weekly with
+--source hf --min-upvotes 5 342; papers of a point 91; verdict of three terms 2461 uncached, 0.2
+cached; rising 14156 uncached (tokenizing six months of titles and abstracts), 0.2 cached; BM25
+search 677; momentum 7d 999; one upvote curve 8. Not met at 100k on this machine: verdict, rising,
+search, momentum. The chart is drawn from /api/trend before the verdict arrives.
 """
 
 from __future__ import annotations

@@ -150,3 +150,16 @@ def test_keep_open_holds_one_connection_until_closed(home):
         assert pt._con is not None
         assert pt.trend("scaling").equals(first)
     assert pt._con is None
+
+
+def test_two_handles_in_one_process_both_read(home):
+    """A notebook may hold one handle open (or run the explorer) and query through another: the
+    second read-only connection shares the first one's locked-down database instance."""
+    root, *_ = home
+    with papertrends.connect(root, keep_open=True) as held:
+        first = held.trend("scaling")
+        other = papertrends.connect(root)
+        assert other.trend("scaling").equals(first)
+        assert other.search("scaling", limit=3).height == 3
+        with pytest.raises(Exception, match="refused|disabled|not allowed|external"):
+            other.sql("select * from read_text('/etc/hostname')")

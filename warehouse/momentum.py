@@ -41,6 +41,11 @@ sightings as (
     select h.paper_id, h.seen_at, max(h.upvotes) as upvotes
     from upvote_history as h, bounds as b
     where h.upvotes is not null and h.seen_at <= b.end_at
+        -- only papers seen inside the window: their earlier sightings, not the whole history
+        and h.paper_id in (
+            select w.paper_id from upvote_history as w, bounds as wb
+            where w.seen_at > wb.start_at and w.seen_at <= wb.end_at
+        )
     {term_filter}
     group by h.paper_id, h.seen_at
 ),
