@@ -267,17 +267,13 @@ class PaperTrends:
 
     # -- SQL and status --------------------------------------------------------------------------
 
-    def sql(self, query: str, params: dict | Sequence | None = None) -> "pl.DataFrame":
-        """One SQL statement (with $name or ? parameters); a read-only handle runs only SELECT/EXPLAIN."""
+    def sql(self, query: str, params: dict | None = None) -> "pl.DataFrame":
+        """One SQL statement with $name parameters; a read-only handle runs only SELECT/EXPLAIN."""
         from .warehouse import reads
 
         with self.connection() as con:
-            if params is None:
-                return reads.read_only_query(con, query) if self.read_only else con.execute(query).pl()
-            if self.read_only:
-                statements = con.extract_statements(query)
-                if len(statements) != 1 or statements[0].type.name not in reads.READ_STATEMENTS:
-                    raise ValueError("refused: a read-only handle runs exactly one SELECT or EXPLAIN")
+            if self.read_only:  # the CLI's `sql` path: one SELECT/EXPLAIN, $name parameters bound
+                return reads.read_only_query(con, query, dict(params) if params is not None else None)
             return con.execute(query, params).pl()
 
     def status(self) -> dict:
