@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test install clean bench
+.PHONY: demo test install clean bench browser
 
 install: $(STAMP)
 
@@ -29,8 +29,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/papertrends demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+# The explorer's browser tests drive Debian's chromium (Playwright's own browser downloads are never
+# used). Installed once when missing and apt-get is at hand; otherwise those tests skip and say why.
+browser:
+	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > $(VENV)/chromium-install.log 2>&1 \
+		  || echo "chromium not installed (see $(VENV)/chromium-install.log): browser tests will skip"; } \
+		|| echo "no /usr/bin/chromium and no root apt-get: browser tests will skip (apt-get install chromium)"; }
 
 BENCH_SIZE ?= 100000
 BENCH_STAMP := $(VENV)/.installed-bench

@@ -252,6 +252,27 @@ def search(**_):
 
 @cli.command(context_settings=CONTEXT)
 @home_option
+@click.option("--window", default="7d", show_default=True, metavar="SPAN", help="how far back from the last sighting: 36h, 7d, 2w")
+@click.option("--term", metavar="TERM", help="only papers matching this term (the trend language)")
+@click.option("--paper", metavar="ID", help="instead: every upvote sighting of this paper, oldest first (its curve)")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, metavar="N", help="at most N papers")
+@output_options()
+@_run(lambda args: cmd_momentum(args))
+def momentum(**_):
+    """Papers ranked by upvotes gained in a window (or one paper's upvote curve)."""
+
+
+@cli.command(context_settings=CONTEXT)
+@home_option
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True, help="port to serve on")
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to bind (127.0.0.1: this machine only)")
+@_run(lambda args: cmd_explore(args))
+def explore(**_):
+    """A local web app: trends with intervals and verdicts, papers, rising, search, momentum."""
+
+
+@cli.command(context_settings=CONTEXT)
+@home_option
 @click.argument("query", metavar="SQL")
 @click.option("-p", "--param", "params", type=(str, str), multiple=True, metavar="NAME VALUE",
               help="bind $NAME to VALUE in the statement (repeatable)")
@@ -665,6 +686,29 @@ def cmd_search(args) -> int:
         # Never silently stale: results come from the index as last built.
         print(f"warning: {lag.describe()}", file=sys.stderr)
     write_frame(frame, args.format)
+    return EXIT_OK
+
+
+def cmd_momentum(args) -> int:
+    """Papers ranked by upvotes gained in --window (or one paper's upvote curve with --paper)."""
+    from .. import connect
+
+    pt = connect(getattr(args, "home", None))
+    if args.paper:
+        frame = pt.upvote_curve(args.paper)
+        if not frame.height:
+            raise UserError(f"no upvote sightings of paper {args.paper}")
+    else:
+        frame = pt.momentum(window=args.window, term=args.term, limit=args.limit)
+    write_frame(frame, args.format)
+    return EXIT_OK
+
+
+def cmd_explore(args) -> int:
+    """Serve the explorer (papertrends.explorer) until interrupted; read-only on the warehouse."""
+    from ..explorer.app import serve
+
+    serve(getattr(args, "home", None), host=args.host, port=args.port)
     return EXIT_OK
 
 

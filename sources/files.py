@@ -6,6 +6,7 @@ Which kind a file is (and so whether it is taken) is decided by the raw-kind reg
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import stat
 from pathlib import Path
@@ -33,6 +34,14 @@ def expanded_paths(paths: list[str]) -> list[tuple[Path, bool]]:
         else:
             found.append((path, True))
     return found
+
+
+def _saved_at(path: Path) -> str | None:
+    """When a file was saved (its modification time, UTC, ISO), or None if it cannot be read."""
+    try:
+        return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).isoformat()
+    except OSError:
+        return None
 
 
 def is_regular_file(path: Path) -> bool:
@@ -74,7 +83,9 @@ def file_landed(raw_dir: Path, path: Path, kind: str, list_date: str | None, rea
     named_date = FILE_DATE.fullmatch(path.stem)
     file_date = list_date or (named_date.group(1) if named_date else None)
     meta = {"original_path": str(path.resolve()), "list_date": file_date, "landed_at": utc_now().isoformat()}
-    meta["fetched_at"] = meta["landed_at"]
+    # A saved file was fetched by the browser that saved it: its modification time dates the
+    # listing (and its upvote sightings) better than the moment we happened to ingest it.
+    meta["fetched_at"] = _saved_at(path) or meta["landed_at"]
     folder = f"files/{file_date or 'undated'}"
     if kind != KIND_UNREADABLE and is_regular_file(path) and path.stat().st_size > LARGE_FILE_BYTES:
         return land_large_file(raw_dir, folder, path, {**meta, "kind": kind})

@@ -2,6 +2,7 @@
 
     core -> transforms -> sources, warehouse -> pipeline -> flows -> devkit -> cli
     api (the `papertrends` package itself) reads through core, transforms and warehouse only.
+    explorer (the local web app) reads through the api; cli may start it.
 
 Relative imports (`from ..warehouse import loads`) and absolute ones (`papertrends.warehouse`) both
 count, at any depth of a module (lazy imports inside functions too).
@@ -23,11 +24,12 @@ BELOW = {
     "pipeline": {"core", "transforms", "sources", "warehouse"},
     "flows": {"core", "transforms", "sources", "warehouse", "pipeline"},
     "devkit": {"core", "transforms", "sources", "warehouse", "pipeline", "flows"},
-    "cli": {"core", "transforms", "sources", "warehouse", "pipeline", "flows", "devkit", "api"},
+    "cli": {"core", "transforms", "sources", "warehouse", "pipeline", "flows", "devkit", "api", "explorer"},
     "api": {"core", "transforms", "warehouse"},
+    "explorer": {"core", "transforms", "warehouse", "api"},
 }
 # Packages a pure layer must never import (style.md: transforms are Polars in, Polars out).
-FORBIDDEN_THIRD_PARTY = {"transforms": {"prefect", "duckdb", "httpx"}, "warehouse": {"prefect", "httpx"}}
+FORBIDDEN_THIRD_PARTY = {"transforms": {"prefect", "duckdb", "httpx"}, "warehouse": {"prefect", "httpx"}, "explorer": {"prefect"}}
 
 
 def imported_layers(path: Path, layer: str) -> list[tuple[int, str]]:
@@ -46,7 +48,9 @@ def imported_layers(path: Path, layer: str) -> list[tuple[int, str]]:
             else:
                 names = [f"papertrends.{node.module}" if node.module else "papertrends"]
                 if not node.module:
-                    names = [f"papertrends.{alias.name}" for alias in node.names]
+                    # `from .. import PaperTrends` takes a name of the package root (api), not a layer.
+                    names = [f"papertrends.{alias.name}" if alias.name in BELOW else "papertrends"
+                             for alias in node.names]
         else:
             continue
         for name in names:

@@ -30,11 +30,15 @@ UPVOTE_HISTORY_SCHEMA: dict[str, pl.DataType] = {
 
 
 def upvote_history_from_listings(listings: pl.DataFrame) -> pl.DataFrame:
-    """One sighting per listing row fetched from the API (saved files have no trustworthy time)."""
-    if "origin" not in listings.columns or listings.height == 0:
+    """One sighting per listing row that shows upvotes, dated by when its list was fetched or saved.
+
+    Lists fetched from the API or the papers pages and files saved from a browser alike: a saved
+    file's fetched_at is the time it was saved (sources/files.py), so momentum sees every list.
+    """
+    if "upvotes" not in listings.columns or listings.height == 0:
         return pl.DataFrame(schema=UPVOTE_HISTORY_SCHEMA)
     return (
-        listings.filter(pl.col("upvotes").is_not_null() & pl.col("origin").str.starts_with("http"))
+        listings.filter(pl.col("upvotes").is_not_null() & pl.col("fetched_at").is_not_null())
         .select(
             "paper_id", seen_at="fetched_at", source="source", upvotes="upvotes",
             num_comments="num_comments", raw_sha256="raw_sha256",

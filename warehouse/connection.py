@@ -19,10 +19,18 @@ def sql_text(name: str) -> str:
 
 
 def _configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    # A second connection to a file this process already has open shares its database instance,
+    # whose configuration a reader locked (_lock_down): settings already right are left alone.
+    if _locked(con):
+        return con
     con.execute("set TimeZone = 'UTC'")
     # DuckDB's progress bar would print into piped command output on long queries.
     con.execute("set enable_progress_bar = false")
     return con
+
+
+def _locked(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(con.execute("select current_setting('lock_configuration')").fetchone()[0])
 
 
 def _locked_message(path: Path, error: Exception) -> str:
@@ -89,6 +97,11 @@ def _lock_down(con: duckdb.DuckDBPyConnection, memory_limit: str | None, temp_di
     read or write a local file, and with the configuration locked no statement can turn it back on.
     What readers need is set first: the fts extension (BM25 search) and the export's spill settings.
     """
+    if _locked(con):  # another reader in this process locked the shared instance the same way
+        if memory_limit is not None or temp_directory is not None:
+            raise WarehouseError("a read-only warehouse connection is already open in this process; "
+                                 "close it before opening one with its own memory limit or spill folder")
+        return
     load_fts(con)
     if memory_limit is not None:
         con.execute(f"set memory_limit = '{memory_limit}'")

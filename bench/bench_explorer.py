@@ -1,0 +1,121 @@
+"""Benchmark: server time of each explorer interaction on a generated warehouse.
+
+    python bench/bench_explorer.py --size 100000 [--path /tmp/bench/warehouse.duckdb] [--repeat 5]
+
+Builds the warehouse with bench_trend.build (the same generated corpus, term index and BM25 index),
+adds upvote sightings (every paper seen on its list date and three days later, with a gain) so
+momentum has data, then calls each endpoint of the explorer app in-process (Starlette's test
+client: no network) and reports the median of the server time each answer carries (`ms`: from
+the request reaching the endpoint to its JSON, the warehouse opened read-only per request).
+The issue's target: under 200 ms per interaction at 2.7M papers.
+
+Measured 2026-12-03 at --size 100000 on the 2-core machine shared with six other jobs (load
+average 12-15, so several times slower than a quiet machine), median of 5 warm calls, server ms:
+page 6; trend one word monthly 128; three terms (word, prefix, phrase) 257; one word weekly with
+--source hf --min-upvotes 5 342; papers of a point 91; verdict of three terms 2461 uncached, 0.2
+cached; rising 14156 uncached (tokenizing six months of titles and abstracts), 0.2 cached; BM25
+search 677; momentum 7d 999; one upvote curve 8. Not met at 100k on this machine: verdict, rising,
+search, momentum. The chart is drawn from /api/trend before the verdict arrives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import bench_trend  # noqa: E402
+from papertrends.warehouse import connection  # noqa: E402
+
+SIGHTINGS_SQL = """
+insert or ignore into upvote_history by name
+select paper_id, fetched_at as seen_at, source, coalesce(upvotes, 0) as upvotes, 0 as num_comments, 'bench' as raw_sha256
+from listings where source = 'hf_daily'
+union all
+select paper_id, fetched_at + interval 3 day, source, coalesce(upvotes, 0) + (hash(paper_id) % 50)::integer, 0, 'bench'
+from listings where source = 'hf_daily'
+"""
+
+INTERACTIONS = [
+    ("open the page (/)", "/", None),
+    ("trend: one word, monthly", "/api/trend?terms=scaling&by=month", None),
+    ("trend: 3 terms (word, prefix, phrase), monthly", "/api/trend?terms=scaling,tractab*,inference%20time%20scaling", None),
+    ("trend: one word, weekly, --source hf --min-upvotes 5", "/api/trend?terms=scaling&by=week&source=hf&min_upvotes=5", None),
+    ("verdict of 3 terms (regression + change point), first time", "/api/verdict?terms=scaling,tractab*,inference%20time%20scaling", "first"),
+    ("verdict of 3 terms, again (cached per warehouse state)", "/api/verdict?terms=scaling,tractab*,inference%20time%20scaling", None),
+    ("click a point: papers of 'scaling' in {period}", "/api/papers?term=scaling&period={period}", None),
+    ("rising panel, first time (uncached)", "/api/rising?by=month", "first"),
+    ("rising panel, again (cached per warehouse state)", "/api/rising?by=month", None),
+    ("search box: BM25 'scaling laws'", "/api/search?q=scaling%20laws", None),
+    ("momentum panel, 7 days", "/api/momentum?window=7d", None),
+    ("one paper's upvote curve", "/api/curve?paper_id={paper}", None),
+]
+
+
+def prepare(path: Path, size: int) -> None:
+    """A warehouse of `size` generated papers with search index and upvote sightings."""
+    bench_trend.build(path, size, fts=True)
+    con = connection.open_writer(path)
+    try:
+        con.execute(SIGHTINGS_SQL)
+    finally:
+        con.close()
+
+
+def measure(path: Path, repeat: int) -> list[dict]:
+    from starlette.testclient import TestClient
+
+    from papertrends.explorer.app import create_app
+
+    client = TestClient(create_app(path.parent))
+    last = client.get("/api/trend?terms=scaling").json()["series"][0]["points"][-2]["period"]
+    paper = client.get("/api/momentum?window=7d").json()["momentum"][0]["paper_id"]
+    rows = []
+    for name, template, mode in INTERACTIONS:
+        url = template.format(period=last, paper=paper)
+        name = name.format(period=last)
+        times, walls = [], []
+        for attempt in range(1 if mode == "first" else repeat + 1):
+            started = time.perf_counter()
+            response = client.get(url)
+            wall = (time.perf_counter() - started) * 1000
+            assert response.status_code == 200, (url, response.text[:200])
+            server = response.json()["ms"] if url.startswith("/api/") else wall
+            if mode == "first" or attempt > 0:  # attempt 0 warms caches, as a user's second click would
+                times.append(server)
+                walls.append(wall)
+        rows.append({"interaction": name, "server_ms": round(statistics.median(times), 1),
+                     "wall_ms": round(statistics.median(walls), 1)})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=100_000)
+    parser.add_argument("--path", type=Path, help="keep the warehouse here (default: a temporary folder)")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--queries-only", action="store_true", help="measure an existing --path")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-explorer-") as folder:
+        path = args.path or Path(folder) / "warehouse.duckdb"
+        if not args.queries_only:
+            if path.exists():
+                path.unlink()
+            started = time.perf_counter()
+            prepare(path, args.size)
+            print(f"built {args.size} papers in {time.perf_counter() - started:.0f} s")
+        rows = measure(path, args.repeat)
+    width = max(len(r["interaction"]) for r in rows)
+    print(f"{'interaction':<{width}}  {'server ms':>9}  {'wall ms':>8}")
+    for row in rows:
+        print(f"{row['interaction']:<{width}}  {row['server_ms']:>9.1f}  {row['wall_ms']:>8.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Upvote momentum: which papers gained most upvotes in a window, and one paper's upvote curve.
+
+Reads `upvote_history` (one row per sighting of a paper's upvotes on a list or detail answer).
+A paper's gain over a window is its upvotes at its last sighting in the window minus its upvotes
+at the last sighting before the window (or, for a paper first seen inside the window, at its
+first sighting there). A paper seen once has gained nothing we can know: it is not listed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import duckdb
+import polars as pl
+
+from .analytics import Query, query_rows
+
+_WINDOW = re.compile(r"\s*(\d+)\s*([hdw])\s*", re.IGNORECASE)
+_UNIT_SECONDS = {"h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_window(text: str) -> dt.timedelta:
+    """'7d', '2w', '36h' as a timedelta; anything else is a one-line ValueError."""
+    match = _WINDOW.fullmatch(text or "")
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"window {text!r} is not a positive number of hours, days or weeks (e.g. 36h, 7d, 2w)")
+    return dt.timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
+
+
+_MOMENTUM_SQL = """
+with bounds as (
+    select coalesce($until::timestamptz, max(seen_at)) as end_at,
+           coalesce($until::timestamptz, max(seen_at)) - to_seconds($seconds::bigint) as start_at
+    from upvote_history
+),
+
+-- Several lists can see a paper at the same moment (a daily and a weekly list); upvotes are
+-- one number per paper on Hugging Face, so the largest reading at a moment stands for it.
+sightings as (
+    select h.paper_id, h.seen_at, max(h.upvotes) as upvotes
+    from upvote_history as h, bounds as b
+    where h.upvotes is not null and h.seen_at <= b.end_at
+        -- only papers seen inside the window: their earlier sightings, not the whole history
+        and h.paper_id in (
+            select w.paper_id from upvote_history as w, bounds as wb
+            where w.seen_at > wb.start_at and w.seen_at <= wb.end_at
+        )
+    {term_filter}
+    group by h.paper_id, h.seen_at
+),
+
+per_paper as (
+    select
+        s.paper_id,
+        arg_max(s.upvotes, s.seen_at) filter (where s.seen_at <= b.start_at) as upvotes_before,
+        arg_min(s.upvotes, s.seen_at) filter (where s.seen_at > b.start_at) as upvotes_first,
+        arg_max(s.upvotes, s.seen_at) filter (where s.seen_at > b.start_at) as upvotes_end,
+        count(*) filter (where s.seen_at > b.start_at) as sightings,
+        count(*) as sightings_ever,
+        max(s.seen_at) as last_seen_at
+    from sightings as s, bounds as b
+    group by s.paper_id
+),
+
+final as (
+    select
+        m.paper_id,
+        p.title,
+        coalesce(m.upvotes_before, m.upvotes_first) as upvotes_start,
+        m.upvotes_end,
+        m.upvotes_end - coalesce(m.upvotes_before, m.upvotes_first) as gained,
+        m.sightings,
+        m.last_seen_at,
+        paper_link(m.paper_id) as link
+    from per_paper as m
+    left join papers as p using (paper_id)
+    where m.upvotes_end is not null and m.sightings_ever >= 2
+)
+
+select * from final
+order by gained desc, upvotes_end desc, paper_id
+limit $limit
+"""
+
+_TERM_FILTER = """
+    and h.paper_id in (
+        select paper_id from trend_papers($query, null::date, null::date, null::varchar, null::varchar, null::integer)
+    )
+"""
+
+
+def momentum(
+    con: duckdb.DuckDBPyConnection,
+    window: dt.timedelta = dt.timedelta(days=7),
+    query: Query | None = None,
+    until: dt.datetime | None = None,
+    limit: int = 20,
+) -> pl.DataFrame:
+    """Papers ranked by upvotes gained in the `window` ending at `until` (default: the last sighting).
+
+    Columns: paper_id, title, upvotes_start, upvotes_end, gained, sightings (in the window),
+    last_seen_at, link. With `query`, only papers whose title or abstract matches it.
+    """
+    parameters = {"seconds": int(window.total_seconds()), "until": until, "limit": limit}
+    term_filter = ""
+    if query is not None:
+        parameters["query"] = query_rows([query])
+        term_filter = _TERM_FILTER
+    return con.execute(_MOMENTUM_SQL.format(term_filter=term_filter), parameters).pl()
+
+
+def upvote_curve(con: duckdb.DuckDBPyConnection, paper_id: str) -> pl.DataFrame:
+    """Every sighting of one paper's upvotes, oldest first: seen_at, source, upvotes, num_comments."""
+    return con.execute(
+        "select seen_at, source, upvotes, num_comments from upvote_history where paper_id = $id "
+        "order by seen_at, source",
+        {"id": paper_id},
+    ).pl()
