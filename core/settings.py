@@ -93,6 +93,20 @@ class Settings:
     snapshot_batch_lines: int = field(
         default=20_000, metadata={"env": "PAPERTRENDS_SNAPSHOT_BATCH_LINES", "help": "snapshot lines per batch"}
     )
+    # The warehouse backend (warehouse/backends.py, docs/scale-out.md): empty = the embedded file
+    # <home>/warehouse.duckdb; "ducklake:postgres:<libpq conninfo>" = a DuckLake whose catalog is in
+    # PostgreSQL and whose Parquet files go to ducklake_data_path. Passwords and keys come from
+    # PGPASSWORD / AWS_* environment variables, never from here.
+    warehouse: str = field(
+        default="", metadata={"env": "PAPERTRENDS_WAREHOUSE", "help": "empty = warehouse.duckdb; or ducklake:postgres:<conninfo>"}
+    )
+    ducklake_data_path: str = field(
+        default="", metadata={"env": "PAPERTRENDS_DUCKLAKE_DATA_PATH", "help": "DuckLake data files: s3://bucket/prefix/ or a shared folder"}
+    )
+    s3_endpoint: str = field(
+        default="", metadata={"env": "PAPERTRENDS_S3_ENDPOINT", "help": "S3-compatible endpoint URL (http://host:port); empty = AWS"}
+    )
+    s3_region: str = field(default="us-east-1", metadata={"env": "PAPERTRENDS_S3_REGION", "help": "S3 region"})
 
     @property
     def raw_dir(self) -> Path:
