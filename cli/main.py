@@ -48,6 +48,11 @@ def _filtered(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-upvotes", type=int, metavar="N", help="only papers with at least N upvotes on HF")
 
 
+def _as_of(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--as-of", metavar="SNAPSHOT|TIME",
+                        help="DuckLake only: read the warehouse as it was at this snapshot number or ISO time")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, documented in one place."""
     common = _common()
@@ -108,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     trend.add_argument("--verdict", action="store_true", help="rising, falling or flat, with effect size and change point")
     trend.add_argument("--chart", metavar="FILE", help="also draw the series to FILE.png, .svg or .html")
     _formatted(trend)
+    _as_of(trend)
     trend.set_defaults(handler=cmd_trend)
 
     papers = commands.add_parser("papers", parents=[common], help="the papers behind a point of a trend")
@@ -116,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     _filtered(papers)
     papers.add_argument("--limit", type=int, default=100)
     _formatted(papers)
+    _as_of(papers)
     papers.set_defaults(handler=cmd_papers)
 
     rising = commands.add_parser("rising", parents=[common], help="words and two-word phrases whose share grew most")
@@ -140,10 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     sql = commands.add_parser("sql", parents=[common], help="read-only SQL on the warehouse")
     sql.add_argument("query", metavar="SQL", help="one SELECT statement ('-' reads it from stdin)")
     _formatted(sql)
+    _as_of(sql)
     sql.set_defaults(handler=cmd_sql)
 
     status = commands.add_parser("status", parents=[common], help="what the warehouse holds and recent runs")
     status.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    _as_of(status)
     status.set_defaults(handler=cmd_status)
 
     export = commands.add_parser("export", parents=[common], help="write papers, listings, trends or a query as a dataset")
@@ -167,7 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--rows-per-file", type=int, default=500_000, metavar="N", help="rows per file (default: 500000)")
     export.add_argument("--out", required=True, metavar="DIR", help="folder to create (must be empty or absent unless --force)")
     export.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    _as_of(export)
     export.set_defaults(handler=cmd_export)
+    migrate = commands.add_parser("migrate", parents=[common], help="copy the warehouse into a DuckLake or a new .duckdb file")
+    migrate.add_argument("--to", required=True, metavar="URL",
+                         help="ducklake:postgres:<conninfo> or the path of a new .duckdb file")
+    migrate.add_argument("--data-path", metavar="PATH", help="DuckLake data files: s3://bucket/prefix/ or a folder "
+                         "(default: the ducklake_data_path setting)")
+    migrate.set_defaults(handler=cmd_migrate)
     rebuild = commands.add_parser("rebuild", parents=[common], help="re-create lake and warehouse from raw/ alone, offline")
     rebuild.set_defaults(handler=cmd_rebuild)
 
@@ -298,7 +314,7 @@ def cmd_trend(args) -> int:
 
     queries = [analytics.parse_query(t) for t in args.terms]
     settings = _settings(args)
-    con = connection.open_reader(settings.warehouse_path, settings.reader_wait)
+    con = connection.open_reader(settings.warehouse_path, settings.reader_wait, as_of=args.as_of)
     try:
         frame = analytics.trend(con, queries, by=args.by, since=args.since, until=args.until, **_filters(args))
     finally:
@@ -338,7 +354,7 @@ def cmd_papers(args) -> int:
     if args.period:
         _, since, until = analytics.period_range(args.period)
     settings = _settings(args)
-    con = connection.open_reader(settings.warehouse_path, settings.reader_wait)
+    con = connection.open_reader(settings.warehouse_path, settings.reader_wait, as_of=args.as_of)
     try:
         frame = analytics.papers(con, query, since=since, until=until, limit=args.limit, **_filters(args))
     finally:
@@ -389,7 +405,7 @@ def cmd_sql(args) -> int:
 
     query = sys.stdin.read() if args.query == "-" else args.query
     settings = _settings(args)
-    con = connection.open_reader(settings.warehouse_path, settings.reader_wait)
+    con = connection.open_reader(settings.warehouse_path, settings.reader_wait, as_of=args.as_of)
     try:
         frame = reads.read_only_query(con, query)
     finally:
@@ -404,7 +420,7 @@ def cmd_status(args) -> int:
     from ..warehouse import connection, reads
 
     settings = _settings(args)
-    con = connection.open_reader(settings.warehouse_path, settings.reader_wait)
+    con = connection.open_reader(settings.warehouse_path, settings.reader_wait, as_of=args.as_of)
     try:
         state = reads.status(con)
     finally:
@@ -449,10 +465,18 @@ def cmd_export(args) -> int:
         out=Path(args.out), table=None if query else (args.table or "papers"), query=query,
         terms=tuple(args.term), since=args.since, until=args.until, source=args.source, category=args.category,
         by=args.by, format=args.format, rows_per_file=args.rows_per_file, force=args.force,
-        partition_by=tuple(c.strip() for c in args.partition_by.split(",") if c.strip()),
+        partition_by=tuple(c.strip() for c in args.partition_by.split(",") if c.strip()), as_of=args.as_of,
     )
     protected = [settings.warehouse_path, settings.raw_dir, settings.lake_dir]
     print(export_dataset(settings.warehouse_path, request, protected=protected).summary())
+    return EXIT_OK
+
+
+def cmd_migrate(args) -> int:
+    """Copy the data root's warehouse, row for row, into a new DuckLake or .duckdb file (warehouse/migrate.py)."""
+    from ..warehouse.migrate import migrate_data_root
+
+    print(migrate_data_root(_settings(args), args.to, data_path=args.data_path).summary())
     return EXIT_OK
 
 

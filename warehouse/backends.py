@@ -235,11 +235,13 @@ _DROPPED_STATEMENTS = re.compile(r"^\s*create\s+(unique\s+)?(sequence|index)\b",
 _CLAUSES = [
     (re.compile(r",\s*primary\s+key\s*\([^)]*\)", re.IGNORECASE), ""),        # table-level key
     (re.compile(r"\s+primary\s+key\b", re.IGNORECASE), ""),                   # column-level key
+    (re.compile(r",\s*unique\s*\([^)]*\)", re.IGNORECASE), ""),             # table-level unique
     (re.compile(r"\s+unique\b", re.IGNORECASE), ""),
     (re.compile(r"\s+default\s+nextval\s*\(\s*'[^']*'\s*\)", re.IGNORECASE), ""),
     (re.compile(r"\s+check\s*\((?:[^()]|\([^()]*\))*\)", re.IGNORECASE), ""),
 ]
-_UNTRANSLATED = re.compile(r"\b(primary\s+key|unique|nextval|check\s*\()", re.IGNORECASE)
+# Foreign keys have no DuckLake translation that keeps their meaning: refuse them by name.
+_UNTRANSLATED = re.compile(r"\b(primary\s+key|unique|nextval|check\s*\(|references|foreign\s+key)", re.IGNORECASE)
 
 
 def _without_comments(sql: str) -> str:

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from ..core import errors
 from ..transforms.terms import parse_term
-from . import connection, migrations, reads
+from . import backends, connection, migrations, reads
 
 FORMATS = ("parquet", "csv", "jsonl", "hf")
 TABLES = ("papers", "listings", "trends", "quarantine", "runs")
@@ -92,6 +92,7 @@ class ExportRequest:
     partition_by: tuple[str, ...] = ()
     rows_per_file: int = DEFAULT_ROWS_PER_FILE
     force: bool = False
+    as_of: str | None = None  # DuckLake only: a snapshot number or ISO timestamp to read at
 
     def filters(self) -> dict:
         """The filters as given, for the manifest (None when not used)."""
@@ -538,6 +539,8 @@ def warehouse_state(con: duckdb.DuckDBPyConnection) -> dict:
         "papers": papers,
         "listings": listings,
         "sources": sources,
+        # DuckLake: the snapshot read (exporting again --as-of it gives the same files); None on a file.
+        "snapshot": backends.snapshot_of(con),
     }
 
 
@@ -637,7 +640,7 @@ def export_dataset(
     target = Path(request.out).resolve()
     protected = [Path(p) for p in (protected or [warehouse_path])]
     _check_target(target, protected, request.force)
-    con = connection.open_reader(Path(warehouse_path))
+    con = connection.open_reader(Path(warehouse_path), as_of=request.as_of)
     staging = None
     try:
         sql, parameters, schema, json_columns = export_query(con, request)
