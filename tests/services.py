@@ -37,12 +37,13 @@ def s3_server():
         yield server
 
 
-@pytest.fixture
-def s3_credentials(s3_server, monkeypatch):
+@pytest.fixture(scope="session")
+def s3_credentials(s3_server):
     """The S3 keys in the environment, where papertrends (and its subprocesses) read them."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key_id)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_access_key)
-    return s3_server
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key_id)
+        patch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_access_key)
+        yield s3_server
 
 
 def new_ducklake(postgres_server, s3_server) -> DuckLake:
