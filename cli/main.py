@@ -429,7 +429,12 @@ def cmd_status(args) -> int:
         flat = {k: (v.to_dicts() if isinstance(v, pl.DataFrame) else v) for k, v in state.items()}
         print(json.dumps(flat, default=str, indent=1))
         return EXIT_OK
-    print(f"warehouse   {settings.warehouse_path} (schema {state['schema_version']})")
+    from ..warehouse import backends
+
+    lake = backends.ducklake_of(settings)
+    where = lake.describe() if lake else settings.warehouse_path
+    at = f", snapshot {state['snapshot']}" if state.get("snapshot") is not None else ""
+    print(f"warehouse   {where} (schema {state['schema_version']}{at})")
     print(f"papers      {state['papers']}")
     print(f"listings    {state['listings']} on {state['list_dates']} list dates "
           f"({state['first_list_date'] or '-'} .. {state['last_list_date'] or '-'})")
