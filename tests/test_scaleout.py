@@ -106,6 +106,8 @@ def test_migrate_never_fills_a_warehouse_that_has_rows(embedded, ducklake, tmp_p
         migrate(embedded, ducklake)
     with pytest.raises(WarehouseError, match="exists"):
         migrate(ducklake, embedded)
+    with pytest.raises(WarehouseError, match="same warehouse"):
+        migrate(ducklake, ducklake)
     assert tables_differing(embedded, ducklake) == {}
 
 
@@ -171,6 +173,7 @@ READ_COMMANDS = [
     ("papers", "--term", "model", "--period", "2025-01", "--format", "csv"),
     ("sql", "select source, count(*) as n, min(list_date) as first from listings group by 1 order by 1", "--format", "csv"),
     ("status", "--format", "json"),
+    ("rising", "--by", "week", "--window", "2", "--min-support", "1", "--format", "csv"),
 ]
 
 

@@ -79,8 +79,10 @@ def _source_schema(con: duckdb.DuckDBPyConnection) -> int:
 
 def migrate(source: backends.DuckLake | Path, target: backends.DuckLake | Path) -> MigrateReport:
     """Copy every table of `source` into the new, empty warehouse `target`; returns rows per table."""
-    if isinstance(source, Path) and isinstance(target, Path) and source.resolve() == target.resolve():
-        raise WarehouseError("source and target are the same warehouse")
+    same = (source.resolve() == target.resolve()) if isinstance(source, Path) and isinstance(target, Path) else (
+        isinstance(source, backends.DuckLake) and isinstance(target, backends.DuckLake) and source.catalog == target.catalog)
+    if same:
+        raise WarehouseError(f"source and target are the same warehouse ({_describe(source)})")
     report = MigrateReport(source=_describe(source), target=_describe(target))
     con = _open_target(target)
     try:
