@@ -203,3 +203,25 @@ def test_sql_as_of_reads_the_old_snapshot_and_never_writes(embedded, ducklake, t
             con.execute("delete from papers")
     finally:
         con.close()
+
+
+def test_missing_postgres_binaries_give_a_reason_to_skip(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAPERTRENDS_POSTGRES_BIN", str(tmp_path))
+    from papertrends.devkit.services import PostgresServer, ServiceError, missing_postgres
+
+    reason = missing_postgres()
+    assert reason and str(tmp_path / "initdb") in reason
+    with pytest.raises(ServiceError, match="not found"):
+        PostgresServer().start()
+
+
+def test_postgres_server_runs_and_stops(postgres_server):
+    """The session's server answers SQL; a second cluster starts on its own port and leaves nothing behind."""
+    from papertrends.devkit.services import PostgresServer
+
+    assert postgres_server.psql("select 6 * 7").strip() == "42"
+    with PostgresServer() as other:
+        assert other.port != postgres_server.port
+        assert other.psql("show listen_addresses").strip() == "127.0.0.1"
+        root = other.root
+    assert not root.exists()
