@@ -14,6 +14,22 @@ from ..core.settings import Settings
 DEMO_TERMS = ("tractable", "scaling")
 
 
+def executable() -> str:
+    """How to call papertrends from here: the virtualenv's script (`.venv/bin/papertrends` after
+    `make demo`), relative to the current directory when it is below it; it is usually not on PATH."""
+    import os
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "papertrends"
+    if not script.exists():
+        return "papertrends"
+    try:
+        return os.path.relpath(script) if not os.path.relpath(script).startswith("..") else str(script)
+    except ValueError:
+        return str(script)
+
+
 def run_demo(settings: Settings, since: dt.date, until: dt.date, seed: int = 7) -> int:
     """Generate, serve, ingest and print the monthly trend for 'tractable' and 'scaling'."""
     from ..core.dates import date_range
@@ -39,5 +55,7 @@ def run_demo(settings: Settings, since: dt.date, until: dt.date, seed: int = 7) 
         con.close()
     print(f"\nMonthly share of papers (by first list date) mentioning {' and '.join(DEMO_TERMS)}:\n")
     write_frame(frame, "table")
-    print(f"\nNext: papertrends --home {settings.home} trend 'inference-time scaling' --by year; papertrends --home {settings.home} status")
+    command = executable()
+    print(f"\nNext: {command} --home {settings.home} trend 'inference-time scaling' --by year; "
+          f"{command} --home {settings.home} status")
     return 0 if report.items_loaded else 1

@@ -1,4 +1,5 @@
-"""Output formats shared by every command: an aligned table for people, CSV and JSON for programs."""
+"""Output formats shared by every read command: an aligned table for people; CSV, TSV, JSON and
+NDJSON (one JSON object a line) for programs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 
 import polars as pl
 
-FORMATS = ("table", "csv", "json")
+FORMATS = ("table", "csv", "tsv", "json", "ndjson")
 
 
 def _cell(value) -> str:
@@ -46,14 +47,31 @@ def _json_default(value):
     return str(value)
 
 
+def flat_for_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """Nested columns (lists, structs) as JSON text, so CSV and TSV can hold them (as exports do)."""
+    nested = [name for name, dtype in zip(frame.columns, frame.dtypes) if dtype.is_nested()]
+    if not nested:
+        return frame
+    return frame.with_columns(
+        pl.Series(name, [None if v is None else json.dumps(v, default=_json_default, ensure_ascii=False)
+                         for v in frame[name].to_list()], dtype=pl.String)
+        for name in nested
+    )
+
+
 def write_frame(frame: pl.DataFrame, fmt: str, stream=None) -> None:
     """Write a result in the chosen format to stdout (or `stream`)."""
     stream = stream or sys.stdout
     if fmt == "table":
         stream.write(table_text(frame) + "\n")
     elif fmt == "csv":
-        stream.write(frame.write_csv())
+        stream.write(flat_for_text(frame).write_csv())
+    elif fmt == "tsv":
+        stream.write(flat_for_text(frame).write_csv(separator="\t"))
     elif fmt == "json":
         stream.write(json.dumps(frame.to_dicts(), default=_json_default, ensure_ascii=False, indent=1) + "\n")
+    elif fmt == "ndjson":
+        for row in frame.iter_rows(named=True):
+            stream.write(json.dumps(row, default=_json_default, ensure_ascii=False) + "\n")
     else:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}")

@@ -22,6 +22,7 @@ class RunReport:
     papers_changed: int = 0
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # information, e.g. lists served from the archive
     seconds: float = 0.0
     stages: list[dict] = field(default_factory=list)  # {stage, items, seconds, detail}, in order
     started: float = field(default_factory=time.monotonic)
@@ -56,6 +57,7 @@ class RunReport:
         ]
         lines += [f"failed: {f}" for f in self.failures]
         lines += [f"warning: {w}" for w in self.warnings]
+        lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
 

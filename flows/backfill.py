@@ -25,7 +25,7 @@ from prefect.runtime import flow_run
 
 from ..core.dates import date_range
 from ..core.reports import RunReport
-from ..core.settings import Settings, load_settings
+from ..core.settings import DEFAULT_SETTLED_DAYS, Settings, is_settled, load_settings
 from ..sources.raw_archive import utc_now
 from ..warehouse import backfill_ledger, connection
 from .ingest import fetch_daily_list, load_warehouse, normalize_to_lake
@@ -33,7 +33,6 @@ from .runs import begin_writer_run, end_writer_run, run_logger
 
 SOURCE_HF = "hf_daily"
 # A daily list still gains papers for a day or so after its date; two days on it no longer changes.
-CLOSED_AFTER_DAYS = 2
 
 
 
@@ -50,17 +49,16 @@ class Listener:
 _listeners: list[Listener] = []
 
 
-def is_closed(list_date: str, today: dt.date | None = None) -> bool:
-    """True when the date is at least CLOSED_AFTER_DAYS in the past (UTC): its list is final."""
-    today = today or utc_now().date()
-    return dt.date.fromisoformat(list_date) <= today - dt.timedelta(days=CLOSED_AFTER_DAYS)
+def is_closed(list_date: str, today: dt.date | None = None, settled_days: int = DEFAULT_SETTLED_DAYS) -> bool:
+    """True when the date's list is settled (settings.settled_days, the one rule): its list is final."""
+    return is_settled(dt.date.fromisoformat(list_date), today or utc_now().date(), settled_days)
 
 
 def closed_day_cache_key(context, parameters: dict) -> str | None:
     """Cache key of a closed day's fetch (data root + API + page size + date); open days: no caching."""
     settings: Settings = parameters["settings"]
     list_date: str = parameters["list_date"]
-    if not is_closed(list_date):
+    if not is_closed(list_date, settled_days=settings.settled_days):
         return None
     # The data root is part of the key: the cached value is paths inside that root's raw archive.
     identity = f"{settings.raw_dir.resolve()}|{settings.hf_base_url.rstrip('/')}|{settings.page_limit}|{list_date}"
@@ -237,7 +235,7 @@ def backfill_hf(
         futures = {fetch.submit(settings, day): day for day in to_fetch}
         for future in as_completed(list(futures)):
             day = futures[future]
-            closed = is_closed(day)
+            closed = is_closed(day, settled_days=settings.settled_days)
             try:
                 landed = future.result()
             except Exception as error:  # the date failed after every retry: record why, keep going

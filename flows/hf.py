@@ -86,7 +86,7 @@ def ingest_hf_lists(
             not_modified += outcome.not_modified
         if from_archive or not_modified:
             hint = " (use --refresh to ask again)" if from_archive else ""
-            report.warnings.append(
+            report.notes.append(  # a cache hit is information, not a warning (issue 15.8)
                 f"{requests_made} request(s); {from_archive} page(s) from the archive, {not_modified} not modified{hint}"
             )
         # The list-date range check applies when only date lists were asked for.

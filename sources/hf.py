@@ -175,7 +175,7 @@ def fetch_list(settings: Settings, request: ListRequest, *, refresh: bool = Fals
     """
     today = today or dt.datetime.now(dt.timezone.utc).date()
     use_archive = not refresh and request.settled(today, settings.settled_days)
-    suspicious_empty = request.kind == "date" and request.last_day is not None and is_past_weekday(request.last_day, today)
+    suspicious_empty = request.kind == "date" and request.last_day is not None and is_past_weekday(request.last_day, today, settings.settled_days)
     outcome = FetchOutcome()
     limit = settings.page_limit
     base = settings.hf_base_url.rstrip("/")

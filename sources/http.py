@@ -6,12 +6,13 @@ import email.utils
 import random
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 
 import httpx
 
-from ..core.settings import Settings
+from ..core.settings import Settings, parse_rate_limits
 from .raw_archive import utc_now
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -124,16 +125,10 @@ def get(
     raise FetchError(f"GET {request_url} failed after {settings.max_attempts} tries: {last_problem}")
 
 
-def host_interval(rate_limits: str, host: str) -> float:
-    """Seconds between requests to `host` from a "host=seconds,..." setting (subdomains included)."""
+def host_interval(rate_limits: Mapping[str, float] | str, host: str) -> float:
+    """Seconds between requests to `host` from the rate_limits setting (subdomains included)."""
     best, best_length = 0.0, -1
-    for entry in filter(None, (part.strip() for part in rate_limits.split(","))):
-        name, _, seconds = entry.partition("=")
-        name = name.strip().lower()
-        try:
-            value = float(seconds)
-        except ValueError:
-            raise ValueError(f"rate_limits entry {entry!r} is not host=seconds") from None
+    for name, value in parse_rate_limits(rate_limits).items():
         # The most specific matching entry wins (export.arxiv.org over arxiv.org).
         if (host == name or host.endswith("." + name)) and len(name) > best_length:
             best, best_length = value, len(name)

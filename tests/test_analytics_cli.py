@@ -115,3 +115,28 @@ def test_analytics_commands_neither_import_prefect_nor_write(home):
     assert result.stdout.strip().splitlines()[-1] == "CODES [0, 0, 0, 0] False False"
     after = {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in root.rglob("*") if p.is_file()}
     assert after == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["trend", "*scaling"], "'*' may only end a term, once"),
+        (["trend", "scaling", "scal*ing"], "term 'scal*ing': '*' may only end a term"),
+        (["papers", "--term", "scaling||tractable", "--period", "2024-03"], "empty alternative around '|'"),
+        (["trend", "(scaling|tractable) laws"], "parentheses are not supported"),
+    ],
+)
+def test_unsupported_query_syntax_is_one_line_error(home, capsys, argv, message):
+    root, *_ = home
+    code, out, err = run(capsys, "--home", str(root), *argv)
+    assert code != 0 and out == ""
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_verdict_json_carries_the_likelihood_ratio_verdict(home, capsys):
+    root, *_ = home
+    code, out, err = run(capsys, "--home", str(root), "trend", "scaling", "--verdict", "--format", "json")
+    assert code == 0, err
+    (verdict,) = json.loads(out)
+    assert verdict["verdict"] == "rising" and verdict["ci_low"] > 1 and verdict["p_value"] < 0.05
+    assert "likelihood-ratio test and profile-likelihood interval" in verdict["note"]

@@ -17,7 +17,8 @@ from papertrends.cli.main import main
 from papertrends.core.settings import load_settings
 from papertrends.devkit.hf_stub_server import DailyPapersServer, ScriptedResponse
 from papertrends.devkit.sample_listings import generate_daily_lists
-from papertrends.flows.backfill import CLOSED_AFTER_DAYS, dates_planned, fetch_list_date, is_closed
+from papertrends.core.settings import DEFAULT_SETTLED_DAYS
+from papertrends.flows.backfill import dates_planned, fetch_list_date, is_closed
 from testsupport import warehouse_rows as rows
 from testsupport import write_settings
 
@@ -218,5 +219,6 @@ def test_dates_planned():
 
 def test_a_day_closes_two_days_later():
     today = dt.date(2025, 3, 10)
-    assert CLOSED_AFTER_DAYS == 2
+    assert DEFAULT_SETTLED_DAYS == 2  # the one "settled" rule (settings.settled_days)
     assert is_closed("2025-03-08", today) and not is_closed("2025-03-09", today) and not is_closed("2025-03-10", today)
+    assert is_closed("2025-03-09", today, settled_days=1) and not is_closed("2025-03-08", today, settled_days=3)

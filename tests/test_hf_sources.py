@@ -178,7 +178,9 @@ def test_a_settled_day_costs_no_network_and_refresh_revalidates_with_304(home):
     assert {p: p.read_bytes() for p in (home / "raw").rglob("*") if p.is_file()} == raw_before  # 304: no landing
     for report in (second, third):
         assert (report.items_loaded, report.listings_new, report.listings_changed) == (51, 0, 0)
-    assert "2 page(s) from the archive" in second.warnings[-1] and "2 not modified" in third.warnings[-1]
+    # a cache hit is information, not a warning (issue 15.8)
+    assert "2 page(s) from the archive" in second.notes[-1] and "2 not modified" in third.notes[-1]
+    assert not any("from the archive" in w for w in second.warnings + third.warnings)
     assert rows(home, "select count(*) from listings") == [(51,)]
     assert rows(home, "select count(*) from upvote_history") == [(51,)]
 
@@ -265,5 +267,6 @@ def test_the_ingest_command_serves_a_settled_day_from_the_archive(home, capsys):
         assert main(["--home", str(home), "ingest", "hf", "--date", DAY, "--refresh", "--base-url", server.base_url]) == 0
         assert server.requests[-1]["headers"].get("if-none-match")
     out = capsys.readouterr().out
-    assert codes == [0, 0] and "1 page(s) from the archive" in out and "1 not modified" in out
+    assert codes == [0, 0] and "note: 0 request(s); 1 page(s) from the archive" in out and "1 not modified" in out
+    assert "warning:" not in out
     assert rows(home, "select flow, items_loaded from runs order by run_id") == [("ingest-hf-lists", 3)] * 3

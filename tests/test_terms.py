@@ -1,5 +1,7 @@
 """Term semantics: words, whole-word matches, prefixes, phrases (transforms/terms.py)."""
 
+import re
+
 import pytest
 from papertrends.transforms.terms import TermError, parse_term, search_text, words
 
@@ -66,3 +68,126 @@ def test_terms_without_words_are_refused(bad):
 def test_a_detached_star_is_refused():
     with pytest.raises(TermError, match="must directly follow"):
         parse_term("scaling *")
+
+
+# --- the query language (transforms/query.py) and its SQL twin (warehouse/sql/009) ----------------
+
+import datetime as dt  # noqa: E402
+import random  # noqa: E402
+
+import duckdb  # noqa: E402
+from papertrends.transforms.query import PERIODS, parse_query, period_range, query_rows  # noqa: E402
+from papertrends.warehouse.migrations import apply_migrations  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def sql():
+    """A real DuckDB database with every migration applied (the macros a DuckDB CLI user calls)."""
+    con = duckdb.connect()
+    apply_migrations(con)
+    yield con
+    con.close()
+
+
+def sql_query_rows(con, texts: list[str]):
+    """term_query() of the texts: its rows, or the error message it raised."""
+    try:
+        return con.execute("select term_query($texts)", {"texts": texts}).fetchone()[0]
+    except duckdb.InvalidInputException as error:
+        return str(error).removeprefix("Invalid Input Error: ")
+
+
+def python_query_rows(texts: list[str]):
+    try:
+        return query_rows([parse_query(t) for t in texts])
+    except TermError as error:
+        return str(error)
+
+
+def test_alternatives_words_prefixes_and_phrases():
+    query = parse_query(" scaling|scalab*| inference-time scaling ")
+    assert query.text == "scaling|scalab*| inference-time scaling"
+    assert query.needles == (" scaling ", " scalab", " inference time scaling ")
+    assert query.matches("Scalable models", None) and not query.matches("Scal", "time scales")
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("", "empty term"),
+        ("  \t", "empty term"),
+        ("*scaling", "'\\*' may only end a term, once"),
+        ("scal**", "'\\*' may only end a term, once"),
+        ("scal*ing", "'\\*' may only end a term, once"),
+        ("tract* models", "'\\*' may only end a term, once"),
+        ("scaling|", "empty alternative around '\\|'"),
+        ("scaling||scalable", "empty alternative around '\\|'"),
+        ("|", "empty alternative"),
+        ("scaling|--", "term '--' has no letters or digits"),
+        ("(scaling|scalable) laws", "parentheses are not supported"),
+        ("scaling *", "must directly follow"),
+        ("x-*", "must directly follow"),
+    ],
+)
+def test_unsupported_syntax_is_refused_with_the_rule(sql, bad, message):
+    with pytest.raises(TermError, match=message):
+        parse_query(bad)
+    assert re.search(message, sql_query_rows(sql, [bad]))
+
+
+def test_a_term_is_one_alternative():
+    with pytest.raises(TermError, match="separates alternatives"):
+        parse_term("scaling|scalable")
+
+
+PIECES = ["scaling", "Scal", "tractab", "Straße", "İstanbul", "τ-bench", "4o", "gpt-4o", "inference-time", "x",
+          "*", "*", "|", "|", " ", " ", "  ", "\t", "-", "(", ")", ",", '"', "_", "é", "\u0301", "ǅ"]
+
+
+def random_query(rng: random.Random) -> str:
+    return "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 7)))
+
+
+def test_sql_term_query_equals_parse_query_on_random_queries(sql):
+    """Rows and error messages agree, one query at a time and in lists (first error wins)."""
+    rng = random.Random(12)
+    queries = [random_query(rng) for _ in range(600)]
+    outcomes = {"rows": 0, "error": 0}
+    for text in queries:
+        expected = python_query_rows([text])
+        assert sql_query_rows(sql, [text]) == expected, text
+        outcomes["error" if isinstance(expected, str) else "rows"] += 1
+    assert min(outcomes.values()) > 100  # both branches exercised, not only one
+    for _ in range(100):
+        texts = rng.sample(queries, rng.randint(1, 4))
+        assert sql_query_rows(sql, texts) == python_query_rows(texts), texts
+
+
+def test_sql_periods_are_exactly_the_python_periods(sql):
+    day = dt.date(2025, 11, 14)
+    for grain in PERIODS:
+        label, start, step = sql.execute(
+            "select period_label($d::date, $g), period_start($d::date, $g), (period_start($d::date, $g) + period_step($g))::date",
+            {"d": day, "g": grain},
+        ).fetchone()
+        # The label SQL gives names the period Python's period_range reads back.
+        assert period_range(label) == (grain, start, step - dt.timedelta(days=1))
+    for bad in ["decade", "hour", "Month", "", "millennium", None]:
+        for macro in ["period_label(current_date, $g)", "period_start(current_date, $g)", "period_step($g)"]:
+            with pytest.raises(duckdb.InvalidInputException, match="grain must be one of day, week, month, quarter, year"):
+                sql.execute(f"select {macro}", {"g": bad}).fetchall()
+
+
+def test_sql_trend_with_a_bad_grain_is_an_error_not_empty_rows(sql):
+    # Issue 12: trend('scaling', 'decade') returned nothing without an error.
+    with pytest.raises(duckdb.InvalidInputException, match="not 'decade'"):
+        sql.execute("select * from trend('scaling', 'decade')").fetchall()
+    with pytest.raises(duckdb.InvalidInputException, match="'\\*' may only end a term"):
+        sql.execute("select * from trend('scal*ing')").fetchall()
+    assert sql.execute("select * from trend('scaling', 'quarter')").fetchall() == []
+
+
+@pytest.mark.parametrize("label", ["2025-13", "2025-W60", "2025-02-30", "25-03", "2025-Q5"])
+def test_impossible_period_labels_are_refused(label):
+    with pytest.raises(ValueError, match="is none of"):
+        period_range(label)

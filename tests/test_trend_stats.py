@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import numpy as np
 import polars as pl
 import pytest
+# The test-only oracle for the verdict's fit (pyproject's `test` extra); scipy comes with it.
+import statsmodels.api as statsmodels
 from papertrends.transforms import trend_stats
+from scipy import stats as scipy_stats
 
 
 def series(term, matches, totals, first=dt.date(2024, 1, 1)):
@@ -98,3 +102,133 @@ def test_a_chart_refuses_an_unknown_format(tmp_path):
 
     with pytest.raises(ValueError, match="must end in"):
         write_chart(series("t", [1], [2]), tmp_path / "x.pdf", "month")
+
+
+# --- honest statistics (issue 15, item 5): LR test, profile intervals, "inconclusive" -------------
+
+
+
+def monthly(matches, totals, first=dt.date(2025, 1, 1)):
+    """(matches, totals, years since the first month) as the verdict computes them."""
+    starts = series("x", list(matches), list(totals), first)["period_start"]
+    years = np.array([(d - starts[0]).days / 365.25 for d in starts])
+    return np.asarray(matches, float), np.asarray(totals, float), years
+
+
+def oracle(matches, totals, years):
+    """statsmodels' binomial GLM of the same model: slope, LR statistic, Pearson dispersion, Wald p, a profile."""
+    endog = np.column_stack([matches, totals - matches])
+    centred = years - years.mean()
+    full = statsmodels.GLM(endog, statsmodels.add_constant(centred), family=statsmodels.families.Binomial()).fit()
+    null = statsmodels.GLM(endog, np.ones((len(totals), 1)), family=statsmodels.families.Binomial()).fit()
+
+    def profile(slope):
+        return statsmodels.GLM(endog, np.ones((len(totals), 1)), family=statsmodels.families.Binomial(),
+                               offset=slope * centred).fit().llf
+
+    return {"slope": full.params[1], "lr": 2 * (full.llf - null.llf), "wald_p": full.pvalues[1],
+            "dispersion": max(1.0, full.pearson_chi2 / full.df_resid), "llf": full.llf, "profile": profile}
+
+
+# Real-shaped: "tractable" on Hugging Face listings, 0 of 970 papers in 2025, 11 of 2,338 in 2026.
+NONE_BEFORE = ([0] * 12 + [3, 3, 3, 2], [80] * 11 + [90] + [584, 584, 584, 586])
+NONE_BEFORE_LONGER = ([0] * 12 + [0, 0, 1, 0, 1, 1, 2, 1, 2, 1, 2],
+                      [60, 62, 70, 75, 78, 80, 82, 85, 88, 92, 97, 101] + [180, 190, 200, 205, 210, 215, 220, 225, 225, 230, 238])
+
+
+@pytest.mark.parametrize("shape", [NONE_BEFORE, NONE_BEFORE_LONGER], ids=["4-months-2026", "11-months-2026"])
+def test_zero_then_eleven_is_rising_not_flat(shape):
+    matches, totals = shape
+    assert sum(matches[:12]) == 0 and sum(totals[:12]) == 970 and sum(matches) == 11 and sum(totals[12:]) == 2338
+    got = trend_stats.verdict(series("tractable", matches, totals, dt.date(2025, 1, 1)), "tractable")
+    expected = oracle(*monthly(matches, totals))
+    # The likelihood-ratio test statsmodels' fit gives is the one the verdict uses.
+    assert got.p_value == pytest.approx(scipy_stats.chi2.sf(expected["lr"] / expected["dispersion"], 1), rel=1e-6)
+    assert got.verdict == "rising" and got.p_value < 0.05 and got.ci_low > 1, got.sentence()
+    assert "flat" not in got.sentence()
+
+
+def test_the_wald_test_is_what_called_it_flat():
+    # Issue 15: the Wald p-value of the same fit is not significant on the real-shaped series.
+    assert oracle(*monthly(*NONE_BEFORE))["wald_p"] > 0.1
+
+
+def test_a_wide_interval_is_inconclusive_not_flat():
+    matches = [0, 1, 0, 0, 2, 0, 1, 0, 0, 3, 0, 1, 0, 2, 0, 1]
+    got = trend_stats.verdict(series("rare", matches, [60] * 16), "rare")
+    assert got.verdict == "inconclusive", got.sentence()
+    assert got.p_value > 0.05 and not trend_stats.flat_span(math.log(got.ci_low), math.log(got.ci_high), 15 / 12)
+    assert "inconclusive (too little data to tell rising, falling or flat)" in got.sentence()
+
+
+def test_separated_data_gives_an_unbounded_interval_said_plainly():
+    # Matches only in the last month: the likelihood rises forever with the slope.
+    got = trend_stats.verdict(series("new", [0] * 11 + [12], [100] * 12), "new")
+    assert got.verdict == "rising" and got.ci_high == float("inf") and got.ci_low > 1
+    assert "–∞" in got.sentence()
+    record = got.record()
+    assert record["ci_high"] is None and record["odds_ratio_per_year"] is None and record["ci_low"] == got.ci_low
+
+
+def generated_series(seed):
+    """Random series: sparse to dense shares, flat to steep trends, constant to growing totals."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(6, 40))
+    years = np.arange(n) / 12
+    totals = rng.integers(20, 3000, n) if seed % 2 else np.full(n, int(rng.integers(50, 500)))
+    logit = rng.uniform(-7, -1) + rng.choice([0.0, rng.uniform(-2, 2)]) * (years - years.mean())
+    matches = rng.binomial(totals, 1 / (1 + np.exp(-logit)))
+    return matches.astype(float), totals.astype(float), years
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_fit_test_and_interval_agree_with_statsmodels(seed):
+    matches, totals, years = generated_series(seed)
+    if matches.sum() == 0 or matches.sum() == totals.sum():
+        pytest.skip("no share to fit")
+    fit = trend_stats.logistic_trend(matches, totals, years)
+    expected = oracle(matches, totals, years)
+    assert fit["slope"] == pytest.approx(expected["slope"], rel=1e-5, abs=1e-6)
+    assert fit["dispersion"] == pytest.approx(expected["dispersion"], rel=1e-6)
+    assert fit["lr"] == pytest.approx(expected["lr"] / expected["dispersion"], rel=1e-5, abs=1e-7)
+    assert fit["p"] == pytest.approx(scipy_stats.chi2.sf(fit["lr"], 1), rel=1e-6, abs=1e-12)
+    # Each end of the profile interval is where statsmodels' own profile likelihood drops by the
+    # chi-square(1) 95% quantile (scaled by the dispersion).
+    for bound in (fit["ci_low"], fit["ci_high"]):
+        assert np.isfinite(bound)
+        drop = 2 * (expected["llf"] - expected["profile"](bound)) / expected["dispersion"]
+        assert drop == pytest.approx(scipy_stats.chi2.ppf(0.95, 1), abs=1e-4)
+    # The interval excludes no trend exactly when the test rejects it.
+    assert (fit["ci_low"] > 0 or fit["ci_high"] < 0) == (fit["p"] < 0.05)
+
+
+@pytest.mark.parametrize("word", ["tractable", "scaling", "reasoning", "diffusion", "agent", "video"])
+def test_fit_agrees_with_statsmodels_on_real_listings(samples, word):
+    """Monthly series of real Hugging Face daily lists (../shared/samples), counted in plain Python."""
+    from tests.test_shared_samples import expected_from_files, plain_words
+
+    _, _, first_seen, text = expected_from_files(samples / "hf_daily")
+    months = sorted({day.replace(day=1) for day in first_seen.values()})
+    totals = {m: 0 for m in months}
+    matches = {m: 0 for m in months}
+    for paper_id, day in first_seen.items():
+        totals[day.replace(day=1)] += 1
+        matches[day.replace(day=1)] += word in plain_words(text[paper_id])
+    frame = pl.DataFrame({
+        "period": [m.strftime("%Y-%m") for m in months], "term": word, "matches": [matches[m] for m in months],
+        "total": [totals[m] for m in months], "period_start": months,
+    })
+    got = trend_stats.verdict(frame, word)
+    if got.verdict == "too little data":
+        pytest.skip(got.note)
+    m, n = frame["matches"].to_numpy().astype(float), frame["total"].to_numpy().astype(float)
+    years = np.array([(d - months[0]).days / 365.25 for d in months])
+    fit = trend_stats.logistic_trend(m, n, years)
+    expected = oracle(m, n, years)
+    assert math.log(got.odds_ratio_per_year) == pytest.approx(expected["slope"], rel=1e-5, abs=1e-6)
+    assert got.p_value == pytest.approx(scipy_stats.chi2.sf(expected["lr"] / expected["dispersion"], 1), rel=1e-5)
+    for bound in (fit["ci_low"], fit["ci_high"]):
+        if np.isfinite(bound):
+            drop = 2 * (expected["llf"] - expected["profile"](bound)) / expected["dispersion"]
+            assert drop == pytest.approx(scipy_stats.chi2.ppf(0.95, 1), abs=1e-4)
+    assert got.verdict in ("rising", "falling", "flat", "inconclusive")

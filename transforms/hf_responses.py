@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from ..core.settings import DEFAULT_SETTLED_DAYS
+
 
 def list_body_problem(body: bytes, *, first_page: bool, empty_is_suspicious: bool) -> str | None:
     """Why a 200 list answer is not a list of items (None when it is).
@@ -41,7 +43,7 @@ def list_body_problem(body: bytes, *, first_page: bool, empty_is_suspicious: boo
     return None
 
 
-def is_past_weekday(day: dt.date, today: dt.date, min_age_days: int = 2) -> bool:
+def is_past_weekday(day: dt.date, today: dt.date, min_age_days: int = DEFAULT_SETTLED_DAYS) -> bool:
     """A weekday at least `min_age_days` old: its daily list should not be empty.
 
     Yesterday and today may still be filling up (and HF dates are not UTC dates), so they never count.

@@ -2,7 +2,8 @@
 
 Words are maximal runs of Unicode letters and digits, case-folded; everything else separates
 words, so "test-time scaling" is three words. A term matches whole words; a trailing ``*`` makes
-its last word a prefix; a term of several words is a phrase matched as consecutive words.
+its last word a prefix; a term of several words is a phrase matched as consecutive words. A query
+(one or more terms as alternatives, ``a|b``) and the periods are defined in transforms/query.py.
 
 Matching works on a *search text*: the words of the title, a field break, the words of the
 abstract, each word surrounded by single spaces. A term becomes a *needle* (" w1 w2 " or
@@ -65,7 +66,7 @@ def search_text(title: str | None, abstract: str | None) -> str:
 
 
 class TermError(ValueError):
-    """A term that cannot be matched (no words in it)."""
+    """A term or query that cannot be matched: unsupported syntax, no words, an empty alternative."""
 
 
 @dataclass(frozen=True)
@@ -87,14 +88,36 @@ class Term:
         return self.needle in search_text(title, abstract)
 
 
+# Characters that are query syntax elsewhere but not here: refused rather than read as separators.
+ALTERNATIVE_BAR = "|"
+# What surrounds a term and is stripped: the characters a user types (SQL: query_trim in
+# warehouse/sql/009_query_language.sql names the same set).
+WHITESPACE = " \t\n\v\f\r"
+UNSUPPORTED_GROUPING = "()"
+
+
 def parse_term(text: str) -> Term:
-    """Parse a user's term: 'tractable', 'tractab*', 'inference-time scaling'."""
-    stripped = text.strip()
+    """Parse one term (one alternative of a query): 'tractable', 'tractab*', 'inference-time scaling'.
+
+    Rules, checked in this order (warehouse/sql/009_query_language.sql checks the same, in the
+    same order, with the same messages; tests/test_terms.py proves it on random terms):
+    no '|' (a query's alternatives are split by transforms/query.py), no parentheses, at least one
+    word, '*' at most once and only at the very end, and directly after a letter or digit.
+    """
+    stripped = text.strip(WHITESPACE)
+    if ALTERNATIVE_BAR in stripped:
+        raise TermError(f"term '{stripped}': '|' separates alternatives of a query (parse it with parse_query)")
+    if any(char in stripped for char in UNSUPPORTED_GROUPING):
+        raise TermError(f"term '{stripped}': parentheses are not supported; write alternatives as a|b")
     prefix = stripped.endswith("*")
-    found = tuple(words(stripped.rstrip("*")))
+    stem = stripped[:-1] if prefix else stripped
+    found = tuple(words(stem.replace("*", " ")))
     if not found:
-        raise TermError(f"term {text!r} has no letters or digits to match")
-    if prefix and not stripped.rstrip("*")[-1:].isalnum():
+        raise TermError(f"term '{stripped}' has no letters or digits to match")
+    if "*" in stem:
+        # "*scaling", "scal*ing", "scal**": a star anywhere but the end would be read as a word break.
+        raise TermError(f"term '{stripped}': '*' may only end a term, once (as in scal*)")
+    if prefix and not words(stem[-1:]):
         # "scaling *" or "x-*": the star must stick to a word to make it a prefix.
-        raise TermError(f"term {text!r}: '*' must directly follow the word it extends")
+        raise TermError(f"term '{stripped}': '*' must directly follow the word it extends")
     return Term(text=stripped, words=found, prefix=prefix)

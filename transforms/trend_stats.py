@@ -1,23 +1,36 @@
-"""Statistics on trend series: smoothing, a verdict (rising / falling / flat), change points, rising terms.
+"""Statistics on trend series: smoothing, a verdict (rising / falling / flat / inconclusive), change points, rising terms.
 
 Pure functions on Polars frames and numpy arrays; no I/O.
 
 The verdict's test: a quasi-binomial logistic regression of matches out of total on time in
-years, fitted by IRLS. The slope is the log odds ratio per year; its standard error is scaled by
-the Pearson dispersion when that exceeds 1 (papers in a month are not independent draws, and
-plain binomial errors would call every wiggle significant). Wald z-test, two-sided p-value, 95%
-interval for the odds ratio per year.
+years, fitted by Newton's method with step halving. The slope is the log odds ratio per year.
+It is tested by the likelihood ratio against the intercept-only model, and its 95% interval is
+the profile-likelihood interval (the slopes the same test would not reject), both scaled by the
+Pearson dispersion when that exceeds 1 (papers in a month are not independent draws, and plain
+binomial errors would call every wiggle significant). Unlike the Wald test (slope / standard
+error), these hold with sparse counts: with no match at all on one side the Wald standard error
+blows up and a clear rise (0 of 970, then 11 of 2,338) reads as "p = 0.09, flat". An interval may
+be unbounded on one side (then the odds ratio bound is 0 or infinity).
+
+"flat" is said only when the interval rules out a large change: over the whole window (first to
+last period) the odds could neither have grown nor shrunk by more than FLAT_CHANGE times. A
+non-significant test with a wider interval is "inconclusive": there is too little data to tell,
+which is not evidence of no trend.
 
 The change point: the period from which the logistic trend line jumps or bends, with the
 highest likelihood, at least MIN_SEGMENT_PERIODS periods from either end, kept when its
 likelihood-ratio statistic (scaled by the dispersion) beats the chi-square(1) critical value at
 0.05 after a Bonferroni correction over every candidate tried (see change_point).
+
+tests/test_trend_stats.py checks the fits, likelihoods, dispersion and tests against statsmodels'
+GLM (a test-only oracle) on generated and real-shaped series.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from statistics import NormalDist
 
 import numpy as np
 import polars as pl
@@ -28,6 +41,10 @@ ALPHA = 0.05
 MIN_PERIODS = 4            # fewer periods with papers: too little data for a verdict
 MIN_MATCHES = 10           # fewer matching papers in the window: too little data
 MIN_SEGMENT_PERIODS = 3    # each side of a change point spans at least this many periods
+FLAT_CHANGE = 2.0          # "flat": the 95% interval rules out the odds doubling or halving over the window
+COEF_LIMIT = 50.0          # |log odds| bound: beyond it a coefficient counts as infinite (separation)
+# The chi-square(1) quantile at 1 - ALPHA: the square of the normal quantile at 1 - ALPHA/2.
+CHI2_1_CRITICAL = NormalDist().inv_cdf(1 - ALPHA / 2) ** 2
 
 # Common English function words and generic paper vocabulary, removed from rising terms.
 STOP_WORDS = frozenset(
@@ -59,40 +76,111 @@ def smoothed(trend: pl.DataFrame, periods: int) -> pl.DataFrame:
     ).with_columns(pl.col("share_smoothed").fill_nan(None))
 
 
-def _logistic_fit(X: np.ndarray, matches: np.ndarray, totals: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Binomial logistic regression by IRLS: (coefficients, covariance, log-likelihood)."""
-    y = matches / totals
+def _loglik(eta: np.ndarray, matches: np.ndarray, totals: np.ndarray) -> float:
+    """Binomial log-likelihood (without the constant binomial coefficients) at linear predictor eta."""
+    # log(mu) = -log(1 + e^-eta) and log(1 - mu) = -eta - log(1 + e^-eta), without overflow.
+    return -float(totals @ np.logaddexp(0, -eta) + (totals - matches) @ eta)
+
+
+def _logistic_fit(
+    X: np.ndarray, matches: np.ndarray, totals: np.ndarray, offset: np.ndarray | None = None,
+    start: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Binomial logistic regression by Newton's method with step halving: (coefficients, covariance, log-likelihood).
+
+    Every step raises the likelihood, so sparse or separated data (a segment with no matches,
+    whose logit runs off to -inf) cannot make it oscillate; coefficients stop at +-COEF_LIMIT.
+    """
+    offset = np.zeros(len(totals)) if offset is None else offset
     p0 = np.clip(matches.sum() / totals.sum(), 1e-6, 1 - 1e-6)
     beta = np.zeros(X.shape[1])
-    beta[0] = math.log(p0 / (1 - p0))
-    for _ in range(100):
-        mu = np.clip(1 / (1 + np.exp(-(X @ beta))), 1e-12, 1 - 1e-12)
+    beta[0] = math.log(p0 / (1 - p0)) - float(np.mean(offset)) * (X.shape[1] == 1)
+    if start is not None:  # a nearby fit (the same line without the change term) converges sooner
+        beta[: len(start)] = start
+    loglik = _loglik(X @ beta + offset, matches, totals)
+    for _ in range(200):
+        mu = 1 / (1 + np.exp(-(X @ beta + offset)))
         weight = np.maximum(totals * mu * (1 - mu), 1e-12)
-        z = X @ beta + (y - mu) / (mu * (1 - mu))
-        updated = np.linalg.lstsq(X.T @ (weight[:, None] * X), X.T @ (weight * z), rcond=None)[0]
-        # Clamp: a segment with no matches at all drives its logit to -inf; stop it at a finite value.
-        updated = np.clip(updated, -50, 50)
-        done = np.max(np.abs(updated - beta)) < 1e-9
-        beta = updated
-        if done:
+        step = np.linalg.lstsq(X.T @ (weight[:, None] * X), X.T @ (matches - totals * mu), rcond=None)[0]
+        size = 1.0
+        while True:
+            candidate = np.clip(beta + size * step, -COEF_LIMIT, COEF_LIMIT)
+            updated = _loglik(X @ candidate + offset, matches, totals)
+            if updated >= loglik - 1e-12 or size < 1e-6:
+                break
+            size /= 2
+        moved = np.max(np.abs(candidate - beta))
+        gain = updated - loglik
+        beta, loglik = candidate, max(updated, loglik)
+        # Converged: the parameters stand still, or the likelihood does (a separated coefficient
+        # creeping towards -inf changes the fitted probabilities, and the likelihood, by ~nothing).
+        if moved < 1e-10 or gain < 1e-11 * (1 + abs(loglik)):
             break
-    mu = np.clip(1 / (1 + np.exp(-(X @ beta))), 1e-12, 1 - 1e-12)
+    mu = 1 / (1 + np.exp(-(X @ beta + offset)))
     covariance = np.linalg.pinv(X.T @ ((totals * mu * (1 - mu))[:, None] * X))
-    loglik = float(np.sum(matches * np.log(mu) + (totals - matches) * np.log(1 - mu)))
-    return beta, covariance, loglik
+    return beta, covariance, _loglik(X @ beta + offset, matches, totals)
+
+
+def _profile_loglik(slope: float, centred: np.ndarray, matches: np.ndarray, totals: np.ndarray) -> float:
+    """Highest log-likelihood of the line with this slope (the intercept fitted)."""
+    _, _, loglik = _logistic_fit(np.ones((len(totals), 1)), matches, totals, offset=slope * centred)
+    return loglik
+
+
+def _profile_bound(fit_slope: float, fit_loglik: float, direction: int, scale: float, centred, matches, totals) -> float:
+    """The slope on one side of the estimate where the scaled LR statistic reaches the critical value.
+
+    Returns +-inf when it never does within COEF_LIMIT (the data cannot bound the trend that way).
+    """
+    critical = CHI2_1_CRITICAL * scale
+
+    def deficit(slope: float) -> float:
+        return 2 * (fit_loglik - _profile_loglik(slope, centred, matches, totals)) - critical
+
+    inside, step = fit_slope, 0.25
+    while True:
+        outside = fit_slope + direction * step
+        if abs(outside) >= COEF_LIMIT:
+            outside = direction * COEF_LIMIT
+            if deficit(outside) < 0:
+                return direction * math.inf
+            break
+        if deficit(outside) >= 0:
+            break
+        inside, step = outside, step * 2
+    for _ in range(60):  # bisection to ~1e-12 of the bracket
+        middle = (inside + outside) / 2
+        if deficit(middle) >= 0:
+            outside = middle
+        else:
+            inside = middle
+        if abs(outside - inside) < 1e-9:
+            break
+    return (inside + outside) / 2
 
 
 def logistic_trend(matches: np.ndarray, totals: np.ndarray, years: np.ndarray) -> dict:
-    """Quasi-binomial logistic fit of matches/totals on years: slope, its SE, z, p, dispersion."""
-    X = np.column_stack([np.ones_like(years), years - years.mean()])
-    beta, covariance, _ = _logistic_fit(X, matches, totals)
-    mu = 1 / (1 + np.exp(-(X @ beta)))
-    pearson = float(np.sum((matches - totals * mu) ** 2 / np.maximum(totals * mu * (1 - mu), 1e-12)))
-    dispersion = max(1.0, pearson / max(len(totals) - 2, 1))
+    """Quasi-binomial logistic fit of matches/totals on years.
+
+    Returns slope (log odds ratio per year), loglik and null_loglik (intercept only), dispersion
+    (Pearson, at least 1), lr (the likelihood-ratio statistic divided by the dispersion), p (its
+    chi-square(1) p-value), ci_low/ci_high (95% profile-likelihood interval of the slope, maybe
+    infinite), and the Wald se/z for reference (not used for the verdict).
+    """
+    centred = years - years.mean()
+    X = np.column_stack([np.ones_like(years), centred])
+    beta, covariance, loglik = _logistic_fit(X, matches, totals)
+    share = matches.sum() / totals.sum()
+    null_loglik = _loglik(np.full(len(totals), math.log(share / (1 - share))), matches, totals) \
+        if 0 < share < 1 else 0.0
+    dispersion = _pearson_dispersion(X, beta, matches, totals)
+    lr = max(0.0, 2 * (loglik - null_loglik)) / dispersion
     se = math.sqrt(covariance[1, 1] * dispersion)
-    z_value = beta[1] / se if se > 0 else 0.0
-    return {"slope": float(beta[1]), "se": se, "z": z_value, "p": math.erfc(abs(z_value) / math.sqrt(2)),
-            "dispersion": dispersion}
+    low = _profile_bound(beta[1], loglik, -1, dispersion, centred, matches, totals)
+    high = _profile_bound(beta[1], loglik, +1, dispersion, centred, matches, totals)
+    return {"slope": float(beta[1]), "loglik": loglik, "null_loglik": null_loglik, "dispersion": dispersion,
+            "lr": lr, "p": math.erfc(math.sqrt(lr / 2)), "ci_low": low, "ci_high": high,
+            "se": se, "z": beta[1] / se if se > 0 else 0.0}
 
 
 def _pearson_dispersion(X: np.ndarray, beta: np.ndarray, matches: np.ndarray, totals: np.ndarray) -> float:
@@ -115,12 +203,12 @@ def change_point(matches: np.ndarray, totals: np.ndarray, years: np.ndarray) -> 
     if not candidates:
         return None
     line = np.column_stack([np.ones_like(years), years - years.mean()])
-    _, _, straight = _logistic_fit(line, matches, totals)
+    line_beta, _, straight = _logistic_fit(line, matches, totals)
     fits = {}
     for k in candidates:
         for kind, column in (("level", (years >= years[k]).astype(float)), ("slope", np.maximum(0.0, years - years[k]))):
             X = np.column_stack([line, column])
-            beta, _, loglik = _logistic_fit(X, matches, totals)
+            beta, _, loglik = _logistic_fit(X, matches, totals, start=line_beta)
             fits[(k, kind)] = (loglik, _pearson_dispersion(X, beta, matches, totals))
     (best, kind), (loglik, dispersion) = max(fits.items(), key=lambda item: item[1][0])
     statistic = 2 * (loglik - straight) / dispersion
@@ -131,16 +219,26 @@ def change_point(matches: np.ndarray, totals: np.ndarray, years: np.ndarray) -> 
             "after": float(matches[best:].sum() / totals[best:].sum()), "lr": statistic, "p": p_value}
 
 
+def _ratio(value: float) -> str:
+    if math.isinf(value):
+        return "∞"
+    return f"{value:.3g}" if value >= 100 or value < 0.01 else f"{value:.2f}"
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """What the test says about one term's series."""
+    """What the test says about one term's series.
+
+    odds_ratio_per_year, ci_low and ci_high may be 0 or infinity (math.inf) when the data cannot
+    bound the trend on that side; record() gives them as None there, for JSON and CSV.
+    """
 
     term: str
-    verdict: str                 # rising | falling | flat | too little data
+    verdict: str                 # rising | falling | flat | inconclusive | too little data
     odds_ratio_per_year: float | None
-    ci_low: float | None
+    ci_low: float | None         # 95% profile-likelihood interval of the odds ratio per year
     ci_high: float | None
-    p_value: float | None
+    p_value: float | None        # likelihood-ratio test of "no trend"
     since: str | None            # period label of the change point
     change: str | None           # level (the share jumps) or slope (the trend bends)
     share_before: float | None
@@ -154,17 +252,24 @@ class Verdict:
         """One line a person reads."""
         if self.verdict == "too little data":
             return f"{self.term}: too little data to say ({self.note})"
-        text = (f"{self.term}: {self.verdict} — odds ratio per year {self.odds_ratio_per_year:.2f} "
-                f"(95% CI {self.ci_low:.2f}–{self.ci_high:.2f}, p = {self.p_value:.2g}; "
+        label = self.verdict
+        if self.verdict == "inconclusive":
+            label = "inconclusive (too little data to tell rising, falling or flat)"
+        text = (f"{self.term}: {label} — odds ratio per year {_ratio(self.odds_ratio_per_year)} "
+                f"(95% CI {_ratio(self.ci_low)}–{_ratio(self.ci_high)}, p = {self.p_value:.2g}; "
                 f"{self.matches} of {self.total} papers over {self.periods} periods)")
         if self.since:
             how = "jumps" if self.change == "level" else "bends"
             text += f"; changes since {self.since} (the trend {how}): share {self.share_before:.1%} → {self.share_after:.1%}"
         return text
 
+    def record(self) -> dict:
+        """The verdict as a flat dict of JSON-safe values (an unbounded interval end is None)."""
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+
 
 def verdict(trend: pl.DataFrame, term: str) -> Verdict:
-    """Rising, falling or flat for one term of a trend frame (period, period_start, matches, total)."""
+    """Rising, falling, flat or inconclusive for one term of a trend frame (period, period_start, matches, total)."""
     series = trend.filter((pl.col("term") == term) & (pl.col("total") > 0)).sort("period_start")
     matches = series["matches"].to_numpy().astype(float)
     totals = series["total"].to_numpy().astype(float)
@@ -185,14 +290,21 @@ def verdict(trend: pl.DataFrame, term: str) -> Verdict:
     first = series["period_start"][0]
     years = np.array([(d - first).days / 365.25 for d in series["period_start"]], dtype=float)
     fit = logistic_trend(matches, totals, years)
-    low, high = fit["slope"] - 1.96 * fit["se"], fit["slope"] + 1.96 * fit["se"]
-    direction = "flat" if fit["p"] >= ALPHA else ("rising" if fit["slope"] > 0 else "falling")
+    low, high = _exp(fit["ci_low"]), _exp(fit["ci_high"])
+    if fit["p"] < ALPHA:
+        direction = "rising" if fit["slope"] > 0 else "falling"
+    elif flat_span(fit["ci_low"], fit["ci_high"], years[-1] - years[0]):
+        direction = "flat"
+    else:
+        direction = "inconclusive"
     found = change_point(matches, totals, years)
-    note = (f"quasi-binomial logistic regression of share on time, Wald test, dispersion {fit['dispersion']:.2f}; "
-            f"change point: logistic line with one jump or bend, LR test, Bonferroni, min {MIN_SEGMENT_PERIODS} periods a side")
+    note = (f"quasi-binomial logistic regression of share on time, likelihood-ratio test and profile-likelihood "
+            f"interval, dispersion {fit['dispersion']:.2f}; flat only when the interval rules out the odds changing "
+            f"{FLAT_CHANGE:g}-fold over the {series.height} periods; change point: logistic line with one jump or bend, "
+            f"LR test, Bonferroni, min {MIN_SEGMENT_PERIODS} periods a side")
     return Verdict(
         verdict=direction,
-        odds_ratio_per_year=math.exp(fit["slope"]), ci_low=math.exp(low), ci_high=math.exp(high), p_value=fit["p"],
+        odds_ratio_per_year=_exp(fit["slope"]), ci_low=low, ci_high=high, p_value=fit["p"],
         since=series["period"][found["index"]] if found else None,
         change=found["kind"] if found else None,
         share_before=found["before"] if found else None,
@@ -200,6 +312,19 @@ def verdict(trend: pl.DataFrame, term: str) -> Verdict:
         note=note,
         **base,
     )
+
+
+def flat_span(slope_low: float, slope_high: float, span_years: float) -> bool:
+    """Whether a slope interval (log odds per year) rules out a FLAT_CHANGE-fold change over span_years."""
+    bound = math.log(FLAT_CHANGE)
+    return -bound <= slope_low * span_years and slope_high * span_years <= bound
+
+
+def _exp(log_odds: float) -> float:
+    """The odds ratio of a log odds ratio; a coefficient at COEF_LIMIT counts as unbounded."""
+    if abs(log_odds) >= COEF_LIMIT:
+        return math.inf if log_odds > 0 else 0.0
+    return math.exp(log_odds)
 
 
 def paper_terms(texts: pl.DataFrame) -> pl.DataFrame:

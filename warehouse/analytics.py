@@ -1,55 +1,28 @@
 """Trend analytics on the term index: trends, the papers behind a point, rising terms, BM25 search.
 
 Every query here runs the SQL macros of warehouse/sql/005_term_index.sql, the same ones a user
-of the plain DuckDB CLI calls, so both give identical rows. Terms are parsed by
-transforms/terms.py; a query is one or more alternatives separated by '|'.
+of the plain DuckDB CLI calls, so both give identical rows. Queries and periods are
+defined by transforms/query.py (one or more alternatives separated by '|').
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-from dataclasses import dataclass
 
 import duckdb
 import polars as pl
 
-from ..transforms.terms import Term, TermError, parse_term
+# The query language and the periods live in transforms/query.py; re-exported here because
+# callers (the CLI, bench/) have always imported them from this module.
+from ..transforms.query import PERIODS, Query, as_query, check_period, parse_query, period_range, query_rows  # noqa: F401
+from ..transforms.terms import TermError  # noqa: F401
 from . import term_index
 
-PERIODS = ("day", "week", "month", "quarter", "year")
 SOURCES = ("hf", "arxiv")
 
 
-@dataclass(frozen=True)
-class Query:
-    """A user's query: alternatives (terms) any one of which makes a paper match."""
-
-    text: str
-    alternatives: tuple[Term, ...]
-
-
-def parse_query(text: str) -> Query:
-    """Parse 'scaling|scalable', 'inference-time scaling', 'tractab*' into a Query."""
-    parts = [part for part in text.split("|")]
-    if any(not part.strip() for part in parts):
-        raise TermError(f"term {text!r} has an empty alternative around '|'")
-    return Query(text=text.strip(), alternatives=tuple(parse_term(part) for part in parts))
-
-
-def query_rows(queries: list[Query]) -> list[dict]:
-    """The query rows the SQL macros take (the shape term_query() builds from strings)."""
-    return [
-        {"term_order": order, "term": query.text, "alt": alt, "words": list(term.words), "prefix": term.prefix,
-         "needle": term.needle}
-        for order, query in enumerate(queries)
-        for alt, term in enumerate(query.alternatives, start=1)
-    ]
-
-
 def _check(by: str, source: str | None) -> None:
-    if by not in PERIODS:
-        raise ValueError(f"--by must be one of {', '.join(PERIODS)}, not {by!r}")
+    check_period(by)
     if source is not None and source not in SOURCES:
         raise ValueError(f"--source must be one of {', '.join(SOURCES)}, not {source!r}")
 
@@ -64,9 +37,27 @@ from trend_query($query, $grain, $since::date, $until::date, $source::varchar, $
 """
 
 
+def trend_statement(
+    queries: list[Query | str],
+    by: str = "month",
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    source: str | None = None,
+    category: str | None = None,
+    min_upvotes: int | None = None,
+) -> tuple[str, dict]:
+    """The SQL and parameters of a trend (what `trend` runs and `export --table trends` streams).
+
+    Columns: period, term, matches, total, share, period_start; ValueError/TermError when invalid.
+    """
+    _check(by, source)
+    rows = query_rows([as_query(q) for q in queries])
+    return _TREND_SQL, {"query": rows, "grain": by, **_filters(since, until, source, category, min_upvotes)}
+
+
 def trend(
     con: duckdb.DuckDBPyConnection,
-    queries: list[Query],
+    queries: list[Query | str],
     by: str = "month",
     since: dt.date | None = None,
     until: dt.date | None = None,
@@ -75,34 +66,8 @@ def trend(
     min_upvotes: int | None = None,
 ) -> pl.DataFrame:
     """One row per (period, term) for every period in range: matches, total, share, period_start."""
-    _check(by, source)
-    parameters = {"query": query_rows(queries), "grain": by, **_filters(since, until, source, category, min_upvotes)}
-    return con.execute(_TREND_SQL, parameters).pl()
-
-
-def period_range(period: str) -> tuple[str, dt.date, dt.date]:
-    """(grain, first day, last day) of a period label: 2025, 2025-Q1, 2025-03, 2025-W09, 2025-03-14."""
-    text = period.strip()
-    if re.fullmatch(r"\d{4}", text):
-        year = int(text)
-        return "year", dt.date(year, 1, 1), dt.date(year, 12, 31)
-    if match := re.fullmatch(r"(\d{4})-Q([1-4])", text, re.IGNORECASE):
-        year, quarter = int(match.group(1)), int(match.group(2))
-        first = dt.date(year, 3 * quarter - 2, 1)
-        after = dt.date(year + (quarter == 4), (3 * quarter) % 12 + 1, 1)
-        return "quarter", first, after - dt.timedelta(days=1)
-    if match := re.fullmatch(r"(\d{4})-(\d{2})", text):
-        first = dt.date(int(match.group(1)), int(match.group(2)), 1)
-        after = dt.date(first.year + (first.month == 12), first.month % 12 + 1, 1)
-        return "month", first, after - dt.timedelta(days=1)
-    if match := re.fullmatch(r"(\d{4})-W(\d{2})", text, re.IGNORECASE):
-        first = dt.date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
-        return "week", first, first + dt.timedelta(days=6)
-    try:
-        day = dt.date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"period {period!r} is none of YYYY, YYYY-Qn, YYYY-MM, YYYY-Www, YYYY-MM-DD") from None
-    return "day", day, day
+    sql, parameters = trend_statement(queries, by, since, until, source, category, min_upvotes)
+    return con.execute(sql, parameters).pl()
 
 
 _PAPERS_SQL = """
@@ -114,7 +79,7 @@ limit $limit
 
 def papers(
     con: duckdb.DuckDBPyConnection,
-    query: Query,
+    query: Query | str,
     since: dt.date | None = None,
     until: dt.date | None = None,
     source: str | None = None,
@@ -124,8 +89,29 @@ def papers(
 ) -> pl.DataFrame:
     """The papers matching a query, first listed between since and until: title, id, date, upvotes, link."""
     _check("month", source)
-    parameters = {"query": query_rows([query]), "limit": limit, **_filters(since, until, source, category, min_upvotes)}
+    parameters = {"query": query_rows([as_query(query)]), "limit": limit, **_filters(since, until, source, category, min_upvotes)}
     return con.execute(_PAPERS_SQL, parameters).pl()
+
+
+_COUNT_PAPERS_SQL = """
+select count(*)
+from trend_papers($query, $since::date, $until::date, $source::varchar, $category::varchar, $min_upvotes::integer)
+"""
+
+
+def count_papers(
+    con: duckdb.DuckDBPyConnection,
+    query: Query,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    source: str | None = None,
+    category: str | None = None,
+    min_upvotes: int | None = None,
+) -> int:
+    """How many papers `papers` would list without a limit (so a cut is never silent)."""
+    _check("month", source)
+    parameters = {"query": query_rows([query]), **_filters(since, until, source, category, min_upvotes)}
+    return con.execute(_COUNT_PAPERS_SQL, parameters).fetchone()[0]
 
 
 _WINDOW_TEXTS_SQL = """

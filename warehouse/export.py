@@ -28,8 +28,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..core import errors
-from ..transforms.terms import parse_term
-from . import backends, connection, migrations, reads
+from ..transforms.query import PERIODS, parse_query
+from . import analytics, backends, connection, migrations
 
 FORMATS = ("parquet", "csv", "jsonl", "hf")
 TABLES = ("papers", "listings", "trends", "quarantine", "runs")
@@ -149,12 +149,11 @@ def _selected_papers(con: duckdb.DuckDBPyConnection, request: ExportRequest) -> 
         conditions.append("f.first_list_date <= $until")
         parameters["until"] = request.until
     if request.terms:
-        # A paper matches when any term matches, by the needles transforms/terms.py defines.
-        alternatives = []
-        for i, text in enumerate(request.terms):
-            parameters[f"needle_{i}"] = parse_term(text).needle
-            alternatives.append(f"contains(p.search_text, $needle_{i})")
-        conditions.append("(" + " or ".join(alternatives) + ")")
+        # A paper matches when any alternative of any query matches (transforms/query.py), by the
+        # needles transforms/terms.py defines: 'scaling|scalable' is two alternatives, not a phrase.
+        needles = sorted({needle for text in request.terms for needle in parse_query(text).needles})
+        parameters["needles"] = needles
+        conditions.append("len(list_filter($needles, lambda n: contains(p.search_text, n))) > 0")
     if request.source:
         conditions.append(
             f"exists (select 1 from listings as l where l.paper_id = p.paper_id and {SOURCE_CONDITIONS[request.source]})"
@@ -192,14 +191,11 @@ def _table_query(con: duckdb.DuckDBPyConnection, request: ExportRequest) -> _Que
             raise ExportError("--table trends needs at least one --term")
         if request.source or request.category:
             raise ExportError("--table trends takes --term, --since, --until and --by; not --source or --category")
-        if request.by not in reads.PERIODS:
-            raise ExportError(f"--by must be one of {', '.join(reads.PERIODS)}, not {request.by!r}")
-        terms = [parse_term(t) for t in request.terms]
-        parameters = {
-            "terms": [{"term_order": i, "term": t.text, "needle": t.needle} for i, t in enumerate(terms)],
-            "by": request.by, "since": request.since, "until": request.until,
-        }
-        return _Query(f"select * from (\n{connection.sql_text('trend.sql')}\n)", parameters, TABLE_ORDER[table])
+        if request.by not in PERIODS:
+            raise ExportError(f"--by must be one of {', '.join(PERIODS)}, not {request.by!r}")
+        # The same statement `papertrends trend` runs (the term index), so both give the same rows.
+        sql, parameters = analytics.trend_statement(list(request.terms), request.by, request.since, request.until)
+        return _Query(f"select period, term, matches, total, share from (\n{sql}\n)", parameters, TABLE_ORDER[table])
     selected, parameters = _selected_papers(con, request)
     if table == "papers":
         sql = (
@@ -569,7 +565,7 @@ def _validate(request: ExportRequest) -> None:
     if request.rows_per_file < 1:
         raise ExportError("--rows-per-file must be at least 1")
     for term in request.terms:
-        parse_term(term)  # a TermError now, before any file is touched
+        parse_query(term)  # a TermError now, before any file is touched
 
 
 def _overlaps(a: Path, b: Path) -> bool:

@@ -8,13 +8,12 @@ import duckdb
 import polars as pl
 
 from ..core.errors import WarehouseError
+from ..transforms.query import PERIODS, Query, as_query, check_period  # noqa: F401 - PERIODS re-exported
 from ..transforms.terms import Term
 from .backends import snapshot_of
 from .connection import sql_text, table_names
 from .ledger import run_report
 from .migrations import schema_version
-
-PERIODS = ("day", "week", "month", "year")
 
 
 # Statement types a read-only command may run.
@@ -23,16 +22,20 @@ READ_STATEMENTS = {"SELECT", "EXPLAIN"}
 
 def trend(
     con: duckdb.DuckDBPyConnection,
-    terms: list[Term],
+    terms: list[Query | Term | str],
     by: str = "month",
     since: dt.date | None = None,
     until: dt.date | None = None,
 ) -> pl.DataFrame:
-    """One row per (period, term): matches, total papers first listed in the period, share."""
-    if by not in PERIODS:
-        raise ValueError(f"--by must be one of {', '.join(PERIODS)}, not {by!r}")
+    """One row per (period with papers, term): matches, total papers first listed in the period, share.
+
+    A full scan of the search texts (the reference the term index is tested against); `terms`
+    are queries (strings or parsed), each matching when any of its alternatives does.
+    """
+    check_period(by)
+    queries = [as_query(t) for t in terms]
     parameters = {
-        "terms": [{"term_order": i, "term": t.text, "needle": t.needle} for i, t in enumerate(terms)],
+        "terms": [{"term_order": i, "term": q.text, "needles": list(q.needles)} for i, q in enumerate(queries)],
         "by": by,
         "since": since,
         "until": until,
@@ -40,8 +43,11 @@ def trend(
     return con.execute(sql_text("trend.sql"), parameters).pl()
 
 
-def read_only_query(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
-    """Run one read-only statement (SELECT, DESCRIBE, SHOW, EXPLAIN); refuse anything that writes."""
+def read_only_query(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> pl.DataFrame:
+    """Run one read-only statement (SELECT, DESCRIBE, SHOW, EXPLAIN); refuse anything that writes.
+
+    `params` binds named parameters ($name) of the statement.
+    """
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as error:
@@ -50,11 +56,27 @@ def read_only_query(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
         raise WarehouseError(f"give exactly one SQL statement (got {len(statements)})")
     kind = statements[0].type.name
     if kind not in READ_STATEMENTS:
-        raise WarehouseError(f"refused: {kind} would change something; `papertrends sql` only reads")
+        # Name the statement as the user wrote it: DuckDB files INSTALL under LOAD, for example.
+        words = statements[0].query.split()
+        raise WarehouseError(f"refused: {(words[0].upper() if words else kind)} would change something; "
+                             "`papertrends sql` only reads")
     try:
-        return con.execute(sql).pl()
+        return con.execute(sql, params).pl() if params else con.execute(sql).pl()
     except duckdb.Error as error:
         raise WarehouseError(str(error).splitlines()[0]) from error
+
+
+def run_quarantine_reasons(con: duckdb.DuckDBPyConnection, run_id: int) -> list[tuple[str, int]]:
+    """Each distinct reason a run quarantined items for (first seen in that run), with its count."""
+    return con.execute(
+        "select reason, count(*) as items from quarantine where first_run_id = ? group by reason "
+        "order by items desc, reason", [run_id],
+    ).fetchall()
+
+
+def papers_with_categories(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when any paper carries arXiv categories (Hugging Face papers carry none)."""
+    return con.execute("select exists (select 1 from papers where len(categories) > 0)").fetchone()[0]
 
 
 def status(con: duckdb.DuckDBPyConnection, recent: int = 5) -> dict:

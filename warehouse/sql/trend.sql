@@ -1,5 +1,6 @@
 -- Share of papers first listed in each period whose search text contains each term.
--- Parameters: $terms (list of {term_order, term, needle}), $by, $since, $until.
+-- Parameters: $terms (list of {term_order, term, needles}: a paper matches a term when its search
+-- text contains any of the term's needles), $by (transforms.query.PERIODS), $since, $until.
 with population as (
     select
         p.paper_id,
@@ -18,6 +19,7 @@ periods as (
             when 'day' then strftime(first_list_date, '%Y-%m-%d')
             when 'week' then strftime(first_list_date, '%G-W%V')
             when 'month' then strftime(first_list_date, '%Y-%m')
+            when 'quarter' then strftime(first_list_date, '%Y') || '-Q' || quarter(first_list_date)::varchar
             when 'year' then strftime(first_list_date, '%Y')
         end as period
     from population
@@ -32,7 +34,9 @@ counted as (
         periods.period,
         terms.term_order,
         terms.term,
-        count(*) filter (where contains(periods.search_text, terms.needle)) as matches,
+        count(*) filter (
+            where len(list_filter(terms.needles, lambda n: contains(periods.search_text, n))) > 0
+        ) as matches,
         count(*) as total
     from periods
     cross join terms
