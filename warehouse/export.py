@@ -540,6 +540,12 @@ def warehouse_state(con: duckdb.DuckDBPyConnection) -> dict:
     }
 
 
+def _backend(warehouse_path: Path) -> dict:
+    """Which DuckLake the export read (catalog without password, data path); nothing for the file."""
+    lake = backends.ducklake_for(warehouse_path)
+    return {"ducklake": lake.describe()} if lake else {}
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -675,7 +681,7 @@ def export_dataset(
             "files": files,
             "schema": [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema],
             "csv_json_columns": json_columns,
-            "warehouse": {"path": str(Path(warehouse_path).resolve()), **state},
+            "warehouse": {"path": str(Path(warehouse_path).resolve()), **state, **_backend(Path(warehouse_path))},
             "writer": {
                 "chunk_rows": CHUNK_ROWS, "rows_per_file": request.rows_per_file,
                 "parquet_compression": f"{PARQUET_COMPRESSION}({PARQUET_COMPRESSION_LEVEL})",
