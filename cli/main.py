@@ -104,7 +104,10 @@ def _run(handler):
             ctx = click.get_current_context()
             if options.get("home") is None:
                 options["home"] = (ctx.find_root().params or {}).get("home")
-            return handler(SimpleNamespace(**options))
+            # Ctrl-C / SIGTERM: exit 130 / 143 within seconds, the run recorded as interrupted (cli/signals.py).
+            from .signals import guarded
+
+            return guarded(lambda: handler(SimpleNamespace(**options)), ctx.command_path, hard_exit=_process.hard_exit)
         callback.__doc__ = function.__doc__
         return callback
     return decorate
@@ -337,7 +340,8 @@ def demo(**_):
 @click.option("--since", type=DATE, help="first list date (required unless --retry-failed)")
 @click.option("--until", type=DATE, help="last list date (default: today, UTC)")
 @click.option("--source", type=click.Choice(("hf", "arxiv")), default="hf", show_default=True, help="listing source")
-@click.option("--base-url", metavar="URL", help="API base URL (default https://huggingface.co)")
+@click.option("--base-url", metavar="URL", help="API base URL (default https://huggingface.co; arxiv: https://export.arxiv.org/oai2)")
+@click.option("--set", "set_spec", metavar="SET", help="--source arxiv: OAI-PMH set such as cs")
 @click.option("--refresh", is_flag=True, help="fetch dates again even if already done")
 @click.option("--retry-failed", is_flag=True, help="only the dates whose last attempt failed")
 @click.option("--workers", type=click.IntRange(min=1), metavar="N", help="dates fetched concurrently (default: setting backfill_workers, 4)")
@@ -805,8 +809,10 @@ def cmd_demo(args) -> int:
 
 def cmd_backfill(args) -> int:
     """Backfill a range of dates with a progress bar and a closing summary; exit 1 if any date failed."""
-    if args.source != "hf":
-        raise UserError(f"backfill --source {args.source} is not available yet: only hf")
+    if args.source == "arxiv":
+        from .backfill_arxiv import backfill_arxiv_command
+
+        return backfill_arxiv_command(args, _settings(args))
     if args.since is None and not args.retry_failed:
         raise UserError("give --since DATE (or --retry-failed to re-run only the failed dates)")
     if args.until and (args.since is None or args.until < args.since):
@@ -845,8 +851,16 @@ def cmd_serve(args) -> int:
 
 
 
+class _process:
+    """Whether this is the real command-line process (main() without argv): only then may a stop
+    request end the process at once (tests call main(argv) in their own process)."""
+
+    hard_exit = False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, dispatch, and turn known errors into one clean line; returns the exit status."""
+    _process.hard_exit = argv is None
     # Prefect's temporary server (used when PREFECT_API_URL is unset) gets 20 s to start by default,
     # too little on a busy 2-core machine; and its telemetry only errors on an offline machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")

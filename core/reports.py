@@ -26,6 +26,7 @@ class RunReport:
     seconds: float = 0.0
     stages: list[dict] = field(default_factory=list)  # {stage, items, seconds, detail}, in order
     started: float = field(default_factory=time.monotonic)
+    interrupted: bool = False  # stopped by Ctrl-C or SIGTERM
 
     def stage(self, name: str, since: float, items: int | None = None, detail: str | None = None) -> float:
         """Record a finished stage that began at monotonic time `since`; returns now."""
@@ -35,6 +36,8 @@ class RunReport:
 
     @property
     def status(self) -> str:
+        if self.interrupted:
+            return "interrupted"
         if self.items_loaded == 0 and (self.failures or self.items_quarantined):
             return "failed"
         return "partial" if self.failures else "completed"

@@ -70,6 +70,15 @@ class Settings(BaseSettings):
     max_attempts: int = Field(5, ge=1, description="tries per request")
     backoff_base: float = Field(1.0, ge=0, description="first retry wait in seconds (doubles per try, with jitter)")
     max_retry_wait: float = Field(60.0, ge=0, description="cap in seconds on any retry wait, Retry-After included")
+    request_deadline: float = Field(
+        180.0, gt=0, description="seconds one request may take in all (every try, wait and body byte)"
+    )
+    max_response_bytes: int = Field(
+        64_000_000, ge=1, description="largest answer parsed; a bigger one is kept in raw/ and quarantined"
+    )
+    hf_token_host: str = Field(
+        "huggingface.co", description="the only host HF_TOKEN is sent to (https; http://host allows plain http)"
+    )
     # Schedules for `papertrends serve` (cron strings in schedule_timezone); an empty cron turns one off.
     hf_daily_cron: str = Field("0 7 * * *", description="daily Hugging Face ingest (cron); empty = off")
     hf_daily_days: int = Field(2, ge=1, description="days the daily ingest covers, today included")

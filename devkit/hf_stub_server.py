@@ -64,6 +64,7 @@ class ScriptedResponse:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     close_after: int | None = None  # send only this many body bytes, then close the connection
+    trickle: float | None = None    # send the body one byte every `trickle` seconds (a server that never stalls long enough to time out)
 
 
 class DailyPapersServer:
@@ -322,6 +323,13 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
+        if response.trickle is not None:
+            for index in range(len(response.body)):
+                self.wfile.write(response.body[index:index + 1])
+                self.wfile.flush()
+                if self.server.app._stopping.wait(response.trickle):
+                    return
+            return
         self.wfile.write(response.body)
 
     def log_message(self, format, *args) -> None:
@@ -349,7 +357,7 @@ def _conditional(response: ScriptedResponse, request_headers: dict[str, str]) ->
             fresh = False
     if fresh:
         return ScriptedResponse(304, b"", {"ETag": etag, "Last-Modified": LAST_MODIFIED}, response.delay)
-    return ScriptedResponse(response.status, response.body, headers, response.delay)
+    return ScriptedResponse(response.status, response.body, headers, response.delay, trickle=response.trickle)
 
 
 def truncated_json(payload: object, keep: float = 0.6) -> ScriptedResponse:

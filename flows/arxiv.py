@@ -69,7 +69,8 @@ def fetch_arxiv_page(settings: Settings, throttle: Throttle, url: str, params: d
         "headers": fetched.headers,
         "fetched_at": fetched.fetched_at,
         "attempts": fetched.attempts,
-    })
+        **({"problem": fetched.oversize_problem} if fetched.spool else {}),
+    }, spool=fetched.spool)
     return str(record.path)
 
 
@@ -297,7 +298,7 @@ def load_snapshot_batches(settings: Settings, landed: str, run_id: int, show_pro
     """
     body = Path(landed)
     record = RawRecord.at(body)
-    origin = record.meta.get("original_path") or record.meta["path"]
+    origin = record.meta["path"]  # relative to the raw archive: exports carry no local path
     totals = {"inputs": 1, "items_in": 0, "loaded": 0, "quarantined": 0, "deleted": 0, "batches": 0,
               "listings_new": 0, "listings_changed": 0, "papers_new": 0, "papers_changed": 0, "deleted_new": 0, "warnings": []}
     digest = hashlib.sha256()

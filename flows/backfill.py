@@ -23,11 +23,13 @@ from prefect import flow, task
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
 
+from ..core import interrupts
 from ..core.dates import date_range
-from ..core.reports import RunReport
+from ..core.reports import ArxivRunReport, RunReport
 from ..core.settings import DEFAULT_SETTLED_DAYS, Settings, is_settled, load_settings
 from ..sources.raw_archive import utc_now
 from ..warehouse import backfill_ledger, connection
+from .arxiv import harvest_arxiv_oai
 from .ingest import fetch_daily_list, load_warehouse, normalize_to_lake
 from .runs import begin_writer_run, end_writer_run, run_logger
 
@@ -256,6 +258,7 @@ def backfill_hf(
             result.done.append(day)
             _tell(day, "done", detail)
     except BaseException as error:  # interrupted or broken: the ledger holds every date finished so far
+        run.interrupted = interrupts.is_interrupt(error)
         run.failures.append(f"run stopped: {type(error).__name__}" + (f": {error}" if str(error) else ""))
         raise
     finally:
@@ -264,6 +267,28 @@ def backfill_hf(
         end_writer_run(settings, run)
         _publish_backfill(result)
     return result
+
+
+@flow(name="backfill-arxiv", log_prints=False)
+def backfill_arxiv(
+    since: str,
+    until: str | None = None,
+    set_spec: str | None = None,
+    home: str | None = None,
+    base_url: str | None = None,
+    refresh: bool = False,
+) -> ArxivRunReport:
+    """Backfill arXiv from `since` to `until` (default today, UTC): one OAI-PMH harvest of those datestamps.
+
+    Resumable like every harvest: each page's resumption token is saved once the page is loaded,
+    so running the same backfill again after an interruption continues where it stopped (unless
+    `refresh`, which starts over). `set_spec` such as ``cs`` limits it to one arXiv set.
+    """
+    first = dt.date.fromisoformat(since)
+    last = dt.date.fromisoformat(until) if until else utc_now().date()
+    if last < first:
+        raise ValueError(f"until {last} is before since {first}")
+    return harvest_arxiv_oai("arXivRaw", set_spec, first, last, base_url=base_url, home=home, restart=refresh)
 
 
 def run_backfill(workers: int | None = None, **parameters) -> BackfillReport:

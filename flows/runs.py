@@ -10,6 +10,7 @@ import re
 import time
 from pathlib import Path
 
+from ..core import interrupts
 from ..core.reports import RunReport
 from ..core.settings import Settings
 from ..warehouse import connection, ledger, locks
@@ -69,7 +70,8 @@ def end_writer_run(settings: Settings, report) -> None:
             message = "; ".join(report.failures + report.warnings)[:4000]
             ledger.finish_run(con, report.run_id, report.status, message, **report.counts())
             ledger.record_run_report(con, report.run_id, getattr(report, "stages", []), report.warnings)
-            _rebuild_search_index(con)
+            if not getattr(report, "interrupted", False):  # a stopping process does no optional work
+                _rebuild_search_index(con)
         finally:
             con.close()
     finally:
@@ -149,9 +151,14 @@ def recorded_run(settings: Settings, flow_name: str, arguments: dict, report_typ
     report = (report_type or RunReport)(begin_writer_run(settings, flow_name, arguments), flow_name)
     try:
         yield report
-    except Exception as error:
-        report.failures.append(f"run stopped: {error}")
-        report.items_loaded = 0
+    except BaseException as error:
+        if interrupts.is_interrupt(error):
+            # Ctrl-C or SIGTERM: recorded as interrupted (not completed); what committed stays committed.
+            report.interrupted = True
+            report.failures.append(f"interrupted by {'SIGTERM' if interrupts.is_sigterm(error) else 'Ctrl-C'}")
+        elif isinstance(error, Exception):
+            report.failures.append(f"run stopped: {error}")
+            report.items_loaded = 0
         raise
     finally:
         report.seconds = time.monotonic() - started

@@ -22,7 +22,7 @@ from ..transforms.arxiv import (
     oai_page_extracted,
     whole_input_quarantined,
 )
-from ..transforms.hf_listings import QUARANTINE_SCHEMA
+from ..transforms.hf_listings import EXCERPT_BYTES, QUARANTINE_SCHEMA
 from ..warehouse import connection, loads
 from .lake import write_parquet_once
 
@@ -41,6 +41,9 @@ def _snippet(record: RawRecord) -> str:
 def arxiv_extracted(record: RawRecord) -> ArxivExtracted:
     """Parse one API or OAI landing by its sidecar; an HTTP error answer is an error, not data."""
     meta, origin = record.meta, record.meta.get("url") or record.meta["path"]
+    if meta.get("problem"):  # classified when fetched (an answer over max_response_bytes): never parsed
+        return whole_input_quarantined(meta["problem"], record.head(EXCERPT_BYTES), origin, record.sha256,
+                                       error=meta["problem"])
     body, offset, status = record.read(), meta.get("position_offset", 0), meta.get("status")
     if meta["kind"] == KIND_ARXIV_API:
         extracted = atom_feed_extracted(body, origin=origin, raw_sha256=record.sha256, position_offset=offset)

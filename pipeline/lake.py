@@ -26,6 +26,7 @@ from ..sources.kinds import (
 )
 from ..sources.raw_archive import RawRecord, write_atomically
 from ..transforms.hf_listings import (
+    EXCERPT_BYTES,
     LISTING_SCHEMA,
     QUARANTINE_SCHEMA,
     SOURCE_HF_DAILY,
@@ -36,10 +37,11 @@ from ..transforms.hf_listings import (
     listings_normalized,
     page_date_line,
     papers_page_extracted,
+    raw_excerpt,
 )
 
 # Bump when normalization output changes, so lake files of older code are not reused.
-NORMALIZER_VERSION = 2  # 2: list_period, rank and detail fields (issue 3)
+NORMALIZER_VERSION = 3  # 2: list_period, rank and detail fields (issue 3); 3: origins relative to raw/
 
 
 
@@ -55,7 +57,8 @@ class NormalizedInput:
 
 
 def _whole_input_quarantined(record: RawRecord, origin: str, reason: str) -> Extracted:
-    text = record.read().decode("utf-8", errors="replace") if record.path.exists() else None
+    # A bounded excerpt, read without loading the body: raw/ keeps every byte.
+    text = raw_excerpt(record.head(EXCERPT_BYTES), record.meta.get("bytes")) if record.path.exists() else None
     quarantine = pl.DataFrame(
         [{"origin": origin, "raw_sha256": record.meta.get("sha256", ""), "position": None, "reason": reason, "raw_text": text}],
         schema=QUARANTINE_SCHEMA,
@@ -67,7 +70,9 @@ def normalized_record(record: RawRecord) -> NormalizedInput:
     """Normalize one landing by its sidecar: the parser, list date and origin all come from there."""
     meta = record.meta
     kind = meta["kind"]
-    origin = meta.get("url") or meta.get("original_path") or meta["path"]
+    # The URL fetched, or the landing's path relative to the raw archive: never a local absolute
+    # path, which would leak into exports (the sidecar keeps original_path for the user).
+    origin = meta.get("url") or meta["path"]
     date_problem = None
     try:
         list_date = dt.date.fromisoformat(meta["list_date"]) if meta.get("list_date") else None
@@ -80,7 +85,7 @@ def normalized_record(record: RawRecord) -> NormalizedInput:
         # Classified when fetched (HTML for JSON, truncated JSON, error object, empty weekday): never data.
         extracted = _whole_input_quarantined(record, origin, meta["problem"])
     elif kind in (KIND_HF_DAILY_API, KIND_HF_HTML) and meta.get("status", 200) != 200:
-        snippet = record.read()[:200].decode("utf-8", errors="replace")
+        snippet = record.head(200).decode("utf-8", errors="replace")
         extracted = _whole_input_quarantined(record, origin, f"HTTP {meta.get('status')}: {snippet}")
     elif date_problem or kind == KIND_UNREADABLE:
         extracted = _whole_input_quarantined(record, origin, date_problem or meta["reason"])

@@ -48,7 +48,6 @@ class ListRequest:
     last_day: dt.date | None     # the period's last day (None: never settled)
     list_period: str | None = None
     ranked: bool = False
-    single_page: bool = False
 
     @property
     def folder(self) -> str:
@@ -98,7 +97,7 @@ def list_request(kind: str, label: str, today: dt.date | None = None) -> ListReq
         day = today.isoformat()
         return ListRequest(
             "trending", day, "hf_trending", day, {"sort": "trending"}, "/papers/trending", None,
-            list_period=f"trending@{day}", ranked=True, single_page=True,
+            list_period=f"trending@{day}", ranked=True,
         )
     raise ValueError(f"unknown list kind {kind!r}")
 
@@ -152,7 +151,7 @@ def fetch_cached(
     fetched = http.get(client, url, params, settings, log=log, headers=http.conditional_headers(previous and previous.meta))
     if fetched.status == 304 and previous is not None:
         return previous, "not-modified"
-    problem = classify(fetched) if classify and fetched.status == 200 else None
+    problem = fetched.oversize_problem or (classify(fetched) if classify and fetched.status == 200 else None)
     full_meta = {
         **meta,
         "url": fetched.url,
@@ -163,7 +162,7 @@ def fetch_cached(
     }
     if problem:
         full_meta["problem"] = problem
-    return land(settings.raw_dir, folder, stem, suffix, fetched.body, full_meta), "fetched"
+    return land(settings.raw_dir, folder, stem, suffix, fetched.body, full_meta, spool=fetched.spool), "fetched"
 
 
 def fetch_list(settings: Settings, request: ListRequest, *, refresh: bool = False, html: bool = False,
@@ -179,6 +178,7 @@ def fetch_list(settings: Settings, request: ListRequest, *, refresh: bool = Fals
     outcome = FetchOutcome()
     limit = settings.page_limit
     base = settings.hf_base_url.rstrip("/")
+    previous_sha = None
     with http.make_client(settings) as client:
         for page in range(1 if html else MAX_PAGES):
             meta = {
@@ -203,6 +203,12 @@ def fetch_list(settings: Settings, request: ListRequest, *, refresh: bool = Fals
                 suffix=".html" if html else ".json",
                 meta=meta, use_archive=use_archive, classify=None if html else classify, log=log,
             )
+            if record.sha256 == previous_sha:
+                # The same full page again: a server that ignores `p` would otherwise be asked 200 times.
+                outcome.problems.append(f"{request.label} page {page} repeats page {page - 1}: the server ignores "
+                                        "paging; stopped there")
+                break
+            previous_sha = record.sha256
             outcome.landed.append(str(record.path))
             outcome.requests += how != "archive"
             outcome.not_modified += how == "not-modified"
@@ -210,7 +216,7 @@ def fetch_list(settings: Settings, request: ListRequest, *, refresh: bool = Fals
             if record.meta.get("problem"):
                 outcome.problems.append(f"{request.label} page {page}: {record.meta['problem']} ({record.meta.get('url')})")
             items = page_item_count(record.read()) if record.meta.get("status") == 200 and not record.meta.get("problem") else None
-            if html or request.single_page or items is None or items < limit:
+            if html or items is None or items < limit:
                 break
     return outcome
 

@@ -41,6 +41,11 @@ class RawRecord:
     def read(self) -> bytes:
         return self.path.read_bytes()
 
+    def head(self, limit: int) -> bytes:
+        """The first `limit` bytes of the body (a bounded excerpt, whatever its size)."""
+        with self.path.open("rb") as handle:
+            return handle.read(limit)
+
     @classmethod
     def at(cls, body: Path) -> "RawRecord":
         """The landing whose body is at `body`, with its sidecar's metadata."""
@@ -64,17 +69,38 @@ def write_atomically(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
-def land(raw_dir: Path, folder: str, stem: str, suffix: str, body: bytes, meta: dict) -> RawRecord:
-    """Keep `body` under raw_dir/folder, content-addressed; never overwrite what is there."""
-    digest = hashlib.sha256(body).hexdigest()
+def _file_sha256(path: Path) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+def land(raw_dir: Path, folder: str, stem: str, suffix: str, body: bytes, meta: dict, spool: Path | None = None) -> RawRecord:
+    """Keep `body` under raw_dir/folder, content-addressed; never overwrite what is there.
+
+    `spool` (a file on the same filesystem, holding the whole body) replaces `body` for answers
+    too big to hold in memory: it is hashed in blocks and renamed into place.
+    """
+    if spool is not None:
+        digest, size = _file_sha256(spool)
+    else:
+        digest, size = hashlib.sha256(body).hexdigest(), len(body)
     path = raw_dir / folder / f"{stem}-{digest[:16]}{suffix}"
     sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
     if sidecar.exists():
         # Same request (or file context) and same bytes: already landed; first landing's metadata stands.
+        if spool is not None:
+            spool.unlink(missing_ok=True)
         return RawRecord(path, json.loads(sidecar.read_text("utf-8")))
-    if not path.exists():
+    if spool is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(spool, path)
+    elif not path.exists():
         write_atomically(path, body)
-    full_meta = {**meta, "sha256": digest, "bytes": len(body), "path": path.relative_to(raw_dir).as_posix()}
+    full_meta = {**meta, "sha256": digest, "bytes": size, "path": path.relative_to(raw_dir).as_posix()}
     full_meta.setdefault("fetched_at", utc_now().isoformat())
     write_atomically(sidecar, json.dumps(full_meta, indent=2, sort_keys=True).encode("utf-8"))
     return RawRecord(path, full_meta)

@@ -137,6 +137,8 @@ def test_verdict_json_carries_the_likelihood_ratio_verdict(home, capsys):
     root, *_ = home
     code, out, err = run(capsys, "--home", str(root), "trend", "scaling", "--verdict", "--format", "json")
     assert code == 0, err
-    (verdict,) = json.loads(out)
+    rows = json.loads(out)  # per-period rows, each carrying its term's verdict columns
+    assert len(rows) > 1 and len({(r["verdict"], r["ci_low"], r["p_value"], r["note"]) for r in rows}) == 1
+    verdict = rows[0]
     assert verdict["verdict"] == "rising" and verdict["ci_low"] > 1 and verdict["p_value"] < 0.05
     assert "likelihood-ratio test and profile-likelihood interval" in verdict["note"]

@@ -222,3 +222,25 @@ def test_a_day_closes_two_days_later():
     assert DEFAULT_SETTLED_DAYS == 2  # the one "settled" rule (settings.settled_days)
     assert is_closed("2025-03-08", today) and not is_closed("2025-03-09", today) and not is_closed("2025-03-10", today)
     assert is_closed("2025-03-09", today, settled_days=1) and not is_closed("2025-03-08", today, settled_days=3)
+
+
+def test_backfill_source_arxiv_harvests_the_range_and_resumes(home, capsys):
+    """Issue 15.3: `backfill --source arxiv` was offered but answered "not available yet"."""
+    from papertrends.devkit.arxiv_stub_server import ArxivServer, generate_arxiv_papers
+
+    write_settings(home, arxiv_request_interval=0.0, backoff_base=0.02, max_attempts=2)
+    papers = generate_arxiv_papers(15, seed=9)
+    with ArxivServer(papers, oai_page_size=10) as server:
+        code = main(["--home", str(home), "backfill", "--source", "arxiv", "--since", "2025-03-01",
+                     "--until", "2025-03-06", "--set", "cs", "--base-url", server.oai_url])
+        first = server.requests[0]["query"]
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert first == {"verb": "ListRecords", "metadataPrefix": "arXivRaw", "set": "cs", "from": "2025-03-01",
+                     "until": "2025-03-06"}
+    in_cs = {p["id"] for p in papers if "cs" in {c.split(".")[0] for c in p["categories"].split()}}
+    assert 0 < len(in_cs) < 15
+    assert {r[0] for r in rows(home, "select paper_id from papers")} == in_cs
+    assert rows(home, "select status, records from oai_harvests") == [("completed", len(in_cs))]
+    assert main(["--home", str(home), "backfill", "--source", "arxiv", "--retry-failed"]) == 1
+    assert "--since" in capsys.readouterr().err

@@ -76,7 +76,11 @@ def all_papers(warehouse: Path) -> pl.DataFrame:
     """The papers as the export should give them, by a query written independently of export.py."""
     return query(
         warehouse,
-        "select p.* exclude (search_text), f.first_list_date from papers p "
+        "select p.* exclude (search_text), f.first_list_date, "
+        "(select upvotes from listings l where l.paper_id = p.paper_id and upvotes is not null "
+        " order by fetched_at desc, upvotes desc limit 1) as upvotes_latest, "
+        "(select max(upvotes) from listings l where l.paper_id = p.paper_id) as upvotes_max "
+        "from papers p "
         "join (select paper_id, min(list_date) as first_list_date from listings group by 1) f using (paper_id) "
         "order by paper_id",
     )
@@ -467,3 +471,69 @@ def test_cli_export_trends_by_quarter_with_alternatives(warehouse, tmp_path, cap
     finally:
         con.close()
     assert got.rows() == expected.rows()
+
+
+def test_exports_carry_no_local_path(tmp_path):
+    """Issue 15.2: origins relative to the raw archive, the manifest names the warehouse by schema and snapshot."""
+    from papertrends.pipeline.lake import normalized_record
+    from papertrends.sources.files import files_landed
+    from papertrends.sources.raw_archive import RawRecord
+
+    saved = tmp_path / "saved" / "2025-01-10.json"
+    saved.parent.mkdir()
+    saved.write_text(json.dumps(generate_daily_lists(dt.date(2025, 1, 10), dt.date(2025, 1, 10), seed=3)["2025-01-10"]))
+    home = tmp_path / "data"
+    (landed,) = files_landed(home / "raw", [str(saved)], None)
+    normalized = normalized_record(RawRecord.at(Path(landed)))
+    con = connection.open_writer(home / "warehouse.duckdb")
+    run_id = ledger.start_run(con, "test-load", {})
+    loads.load(con, normalized.listings, normalized.quarantine, run_id)
+    ledger.finish_run(con, run_id, "completed")
+    con.close()
+    for table in ("listings", "papers"):
+        out = tmp_path / f"out-{table}"
+        export_dataset(home / "warehouse.duckdb", ExportRequest(out=out, table=table, format="hf"))
+        for path in out.rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                assert str(tmp_path).encode() not in data, f"{path.name} holds a local path"
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert "path" not in manifest["warehouse"]
+        assert manifest["warehouse"]["snapshot"].startswith(f"schema {manifest['warehouse']['schema_version']}, run {run_id}")
+    origins = query(home / "warehouse.duckdb", "select distinct origin from listings")["origin"].to_list()
+    assert origins == [Path(landed).relative_to(home / "raw").as_posix()]
+
+
+def test_hf_card_describes_every_column_and_counts_as_datasets_does(warehouse, tmp_path):
+    """Issue 15.2b: descriptions, language, size category, and num_bytes equal to what `datasets` computes."""
+    datasets = pytest.importorskip("datasets")
+    out = tmp_path / "hf"
+    result = export_dataset(warehouse, ExportRequest(out=out, format="hf", rows_per_file=400))
+    text = (out / "README.md").read_text("utf-8")
+    header = yaml.safe_load(text.split("---\n")[1])
+    assert header["language"] == ["en"]
+    assert header["size_categories"] == ["n<1K" if result.rows < 1000 else "1K<n<10K"]
+    columns = text.split("## Columns\n\n")[1].split("\n\n")[0].splitlines()
+    assert len(columns) == len(header["dataset_info"]["features"])
+    assert all(line.split("): ", 1)[1] and "of the papers table" not in line for line in columns)
+    loaded = datasets.load_dataset(str(out), split="train", cache_dir=str(tmp_path / "cache"))
+    info = header["dataset_info"]
+    assert info["splits"][0]["num_examples"] == loaded.num_rows == result.rows
+    assert info["splits"][0]["num_bytes"] == loaded.info.splits["train"].num_bytes
+    assert info["dataset_size"] == loaded.info.dataset_size
+
+
+def test_papers_export_carries_latest_and_maximum_upvotes(warehouse, tmp_path):
+    """Issue 15.2b: the papers export has the upvotes a user expects, by an independent query."""
+    export_dataset(warehouse, ExportRequest(out=tmp_path / "papers"))
+    exported = pl.read_parquet(tmp_path / "papers" / "*.parquet").select("paper_id", "upvotes_latest", "upvotes_max")
+    expected = query(
+        warehouse,
+        "select paper_id, "
+        "(select upvotes from listings l2 where l2.paper_id = p.paper_id and upvotes is not null "
+        " order by fetched_at desc, upvotes desc limit 1) as upvotes_latest, "
+        "(select max(upvotes) from listings l3 where l3.paper_id = p.paper_id) as upvotes_max "
+        "from papers p order by paper_id",
+    )
+    assert exported["upvotes_max"].null_count() < exported.height
+    assert exported.equals(expected.cast(exported.schema))

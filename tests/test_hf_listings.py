@@ -99,7 +99,7 @@ def test_unreadable_bodies_are_one_quarantined_item():
         (b"[{\"paper\": ", "not valid JSON: Expecting value at line 1 column 12"),
         (b"<html>rate limited</html>", "not valid JSON: Expecting value at line 1 column 1"),
         (b'{"error": "Invalid date"}', "JSON is an object, not a list of items: error 'Invalid date'"),
-        (b"\xff\xfe", "not UTF-8 text: invalid start byte at byte 0"),
+        (b"\x80\x81", "not UTF-8 text: invalid start byte at byte 0"),  # \xff\xfe alone is an empty UTF-16 text
     ]:
         rows, quarantine, items_in = normalize(body)
         assert (items_in, rows.height) == (1, 0)

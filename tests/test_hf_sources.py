@@ -143,21 +143,24 @@ def test_weeks_months_and_trending_are_their_own_listing_kinds(home):
         report = ingest_hf_lists([DAY], weeks=["2025-W10"], months=["2025-03"], trending=True,
                                  base_url=server.base_url, home=str(home))
         week_pages = [r["query"]["p"] for r in server.requests if "week" in r["query"]]
+        trending_pages = [r["query"]["p"] for r in server.requests if r["query"].get("sort") == "trending"]
     assert week_pages == ["0", "1"] and not report.failures
+    assert trending_pages == ["0", "1"]  # issue 15.9: trending is paged like every list
     by_source = dict(rows(home, "select source, count(*) from listings group by source"))
-    assert by_source == {"hf_daily": len(lists[DAY]), "hf_weekly": week_papers, "hf_monthly": week_papers, "hf_trending": 50}
+    assert by_source == {"hf_daily": len(lists[DAY]), "hf_weekly": week_papers, "hf_monthly": week_papers,
+                         "hf_trending": week_papers}
     assert rows(home, "select distinct list_date, list_period from listings where source = 'hf_weekly'") == [
         (dt.date(2025, 3, 3), "2025-W10")]
     assert rows(home, "select distinct list_date, list_period from listings where source = 'hf_monthly'") == [
         (dt.date(2025, 3, 1), "2025-03")]
     ranks = rows(home, "select rank, upvotes from listings where source = 'hf_trending' order by rank")
-    assert [r for r, _ in ranks] == list(range(1, 51))
+    assert [r for r, _ in ranks] == list(range(1, week_papers + 1))
     assert [u for _, u in ranks] == sorted((u for _, u in ranks), reverse=True)
     assert rows(home, "select count(*) from listings where rank is not null and source <> 'hf_trending'") == [(0,)]
     # A month list is dated the 1st, yet no paper counts as first listed then: only daily lists count.
     assert rows(home, "select min(first_list_date), count(*) from first_listings") == [(dt.date(2025, 3, 3), len(lists[DAY]))]
     lake_sources = lake(home, "listings").group_by("source").len().sort("source")
-    assert lake_sources["len"].to_list() == [len(lists[DAY]), week_papers, 50, week_papers]  # daily, monthly, trending, weekly
+    assert lake_sources["len"].to_list() == [len(lists[DAY]), week_papers, week_papers, week_papers]  # daily, monthly, trending, weekly
 
 
 # --- the raw archive as cache, conditional requests ----------------------------------------------
@@ -215,7 +218,7 @@ def test_concurrent_lists_share_the_per_host_rate_limit(home):
 
 
 def test_hf_token_is_in_no_file_and_no_log_line(home, monkeypatch):
-    settings_file(home)
+    settings_file(home, hf_token_host="http://127.0.0.1")  # the stub is plain http: allowed on purpose
     secret = "hf_SECRET_token_for_the_test_987"
     monkeypatch.setenv("HF_TOKEN", secret)
     lines = []

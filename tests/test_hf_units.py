@@ -36,7 +36,7 @@ DAY = "2025-03-03"
         (b'{"papers": []}', True, True, "JSON is a dict, not a list of items"),
         (b'{"status": 200, "data": [{"paper": {}}]}', True, True, None),
         (b"", True, True, "empty body"),
-        (b"\xff\xfe[]", True, True, "not UTF-8 text"),
+        (b"\x80\x81[]", True, True, "not UTF-8 text"),  # (\xff\xfe is a UTF-16 BOM: decoded, issue 15.21)
     ],
 )
 def test_list_answers_are_classified(body, first_page, suspicious, problem):

@@ -70,3 +70,46 @@ def test_client_errors_are_returned_not_retried(tmp_path):
         fetched = http.get(client, f"{server.base_url}/api/daily_papers", {"date": "bad"}, settings(tmp_path))
         assert (fetched.status, fetched.attempts, len(server.requests)) == (400, 1, 1)
     assert isinstance(client, httpx.Client)
+
+
+def test_a_trickling_server_meets_the_request_deadline(tmp_path):
+    """Issue 15.15: headers, then one byte every 0.5 s, held a fetch forever (each byte beat the read timeout)."""
+    fast = settings(tmp_path, read_timeout=5.0, request_deadline=2.0, max_attempts=5)
+    with DailyPapersServer(ITEMS) as server, http.make_client(fast) as client:
+        server.script(DAY, 0, [ScriptedResponse(200, b"[" + b" " * 1000 + b"]", trickle=0.5)])
+        started = time.monotonic()
+        with pytest.raises(http.DeadlineExceeded, match="timed out"):
+            http.get(client, f"{server.base_url}/api/daily_papers", {"date": DAY}, fast)
+        took = time.monotonic() - started
+        tries = len(server.requests)
+    assert took < 2.0 + 3.0 and tries == 1  # the deadline covers every try: none is started after it
+
+
+def test_an_answer_over_the_cap_is_spooled_whole_and_never_held(tmp_path):
+    """Issue 15.17: the body past max_response_bytes goes to a file under raw/, every byte kept."""
+    capped = settings(tmp_path, max_response_bytes=1000)
+    body = b"[" + b"0," * 5000 + b"0]"
+    with DailyPapersServer(ITEMS) as server, http.make_client(capped) as client:
+        server.script(DAY, 0, [ScriptedResponse(200, body)])
+        fetched = http.get(client, f"{server.base_url}/api/daily_papers", {"date": DAY}, capped)
+    assert fetched.body == b"" and fetched.size == len(body)
+    assert fetched.spool.parent == capped.raw_dir and fetched.spool.read_bytes() == body
+    assert "larger than max_response_bytes" in fetched.oversize_problem
+
+
+@pytest.mark.parametrize("token_host, sent", [
+    ("huggingface.co", False),      # another host, plain http: never
+    ("127.0.0.1", False),           # the host, but not over https
+    ("http://127.0.0.1", True),     # the user allowed plain http to it
+    ("", False),                    # empty: nowhere
+])
+def test_hf_token_goes_only_to_the_configured_host_over_https(tmp_path, monkeypatch, token_host, sent):
+    """Issue 15.23: HF_TOKEN was sent to any --base-url host, plain http included."""
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_for_this_test")
+    configured = settings(tmp_path, hf_token_host=token_host)
+    with DailyPapersServer(ITEMS) as server, http.make_client(configured) as client:
+        http.get(client, server.base_url + "/api/daily_papers", {"date": DAY}, configured)
+        (request,) = server.requests
+    assert ("authorization" in request["headers"]) is sent
+    assert http.token_allowed(httpx.URL("https://huggingface.co/api/daily_papers"), "huggingface.co")
+    assert not http.token_allowed(httpx.URL("https://huggingface.co.evil.example/api"), "huggingface.co")

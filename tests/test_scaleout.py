@@ -150,14 +150,14 @@ def test_export_as_of_a_snapshot_is_byte_identical_after_later_loads(embedded, d
         return out, result
 
     before, first = export("before", as_of=str(snapshot))
-    assert first.manifest["warehouse"]["snapshot"] == snapshot
-    assert first.manifest["warehouse"]["ducklake"] == ducklake.describe()
+    assert first.manifest["warehouse"]["ducklake_snapshot"] == snapshot
+    assert "ducklake" not in json.dumps(first.manifest)  # published: no catalog address in it
     later_load(ducklake, papers=7)
     again, second = export("again", as_of=str(snapshot))
     latest, third = export("latest")
     assert data_files(before) == data_files(again)
     assert second.rows == first.rows
-    assert third.rows == first.rows + 7 and third.manifest["warehouse"]["snapshot"] > snapshot
+    assert third.rows == first.rows + 7 and third.manifest["warehouse"]["ducklake_snapshot"] > snapshot
 
 
 def run_cli(capsys, home: Path, *argv: str) -> str:
@@ -197,11 +197,17 @@ def test_sql_as_of_reads_the_old_snapshot_and_never_writes(embedded, ducklake, t
     later_load(ducklake, papers=3)
     assert run_cli(capsys, home, "sql", count, "--format", "csv", "--as-of", str(snapshot)) == now
     assert run_cli(capsys, home, "sql", count, "--format", "csv") != now
-    # The reader's attach is read-only: even SQL that slipped past the statement check cannot write.
+    # The reader's attach is read-only and it reaches no file but the lake's: even SQL that slipped
+    # past the statement check can neither write nor read elsewhere, nor unlock itself.
     con = connection.open_reader(home / "warehouse.duckdb")
     try:
         with pytest.raises(duckdb.Error, match="read-only"):
             con.execute("delete from papers")
+        with pytest.raises(duckdb.Error, match="disabled by configuration"):
+            con.execute("select * from read_text(?)", [str(tmp_path / "lakehome" / "papertrends.toml")])
+        with pytest.raises(duckdb.Error, match="locked"):
+            con.execute("set enable_external_access = true")
+        assert con.execute("select count(*) from listings").fetchone()[0] > 0
     finally:
         con.close()
 

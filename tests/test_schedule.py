@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-import types
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,18 @@ import yaml
 from papertrends.cli.main import main
 from papertrends.core.settings import Settings, load_settings
 from papertrends.devkit.hf_stub_server import DailyPapersServer
-from papertrends.flows.schedule import build_deployments, ingest_hf_recent, not_scheduled, recent_dates
+from papertrends.flows.schedule import (
+    DEPLOYMENTS,
+    POOL_SUFFIX,
+    build_deployments,
+    entrypoint,
+    export_nightly,
+    harvest_arxiv_recent,
+    ingest_hf_recent,
+    not_scheduled,
+    prefect_yaml,
+    recent_dates,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -63,46 +73,61 @@ def test_an_empty_cron_turns_a_deployment_off_and_bad_values_are_refused(home, m
         build_deployments(load_settings(home, hf_daily_cron="every day at 7"))
 
 
-def test_optional_arxiv_and_export_flows_are_scheduled_when_present(home, monkeypatch):
-    from prefect import flow
+def test_every_declared_deployment_runs_a_real_flow_by_its_entrypoint():
+    """Issue 15.3: no guessed names; every entrypoint imports to the very flow declared."""
+    import importlib
 
-    @flow(name="harvest-arxiv")
-    def harvest_arxiv(home: str | None = None, categories: str = "cs.LG"):
-        return home
+    from prefect.flows import Flow
 
-    @flow(name="export-nightly")
-    def export_nightly(output: str = "exports"):
-        return output
+    for declared in DEPLOYMENTS:
+        assert isinstance(declared.target, Flow), declared.name
+        module, _, attribute = entrypoint(declared.target).rpartition(".")
+        assert getattr(importlib.import_module(module), attribute) is declared.target
 
-    monkeypatch.setitem(sys.modules, "papertrends.flows.arxiv", types.SimpleNamespace(harvest_arxiv=harvest_arxiv))
-    monkeypatch.setitem(sys.modules, "papertrends.flows.export", types.SimpleNamespace(export_nightly=export_nightly))
+
+def test_arxiv_weekly_is_scheduled_by_default_and_export_nightly_when_its_cron_is_set(home):
     deployments = by_name(build_deployments(load_settings(home)))
     assert set(deployments) == {"hf-daily", "arxiv-weekly"}  # export is opt-in
-    assert cron_of(deployments["arxiv-weekly"]) == ("0 6 * * 1", "UTC", True)
-    assert deployments["arxiv-weekly"].flow_name == "harvest-arxiv"
-    assert deployments["arxiv-weekly"].parameters == {"home": str(home.resolve())}  # only what the flow accepts
-
-    deployments = by_name(build_deployments(load_settings(home, export_nightly_cron="15 2 * * *")))
-    assert cron_of(deployments["export-nightly"]) == ("15 2 * * *", "UTC", True)
-    assert deployments["export-nightly"].parameters == {}
-
-
-def test_optional_flows_that_cannot_run_on_a_schedule_are_named_with_the_reason(home, monkeypatch, capsys):
-    from prefect import flow
-
-    @flow(name="harvest-arxiv")
-    def harvest_arxiv(query: str, home: str | None = None):
-        return query
-
-    monkeypatch.setitem(sys.modules, "papertrends.flows.arxiv", types.SimpleNamespace(harvest_arxiv=harvest_arxiv))
-    monkeypatch.setitem(sys.modules, "papertrends.flows.export", types.SimpleNamespace())
+    weekly = deployments["arxiv-weekly"]
+    assert weekly.flow_name == "harvest-arxiv-recent" and cron_of(weekly) == ("0 6 * * 1", "UTC", True)
+    assert weekly.parameters == {"days": 8, "set_spec": "cs", "timezone": "UTC", "home": str(home.resolve())}
+    assert weekly.entrypoint == "papertrends.flows.schedule.harvest_arxiv_recent"
     settings = load_settings(home, export_nightly_cron="15 2 * * *")
-    assert set(by_name(build_deployments(settings))) == {"hf-daily"}
-    assert main(["--home", str(home), "serve", "--list"]) == 0
-    err = capsys.readouterr().err
-    assert "arxiv-weekly is not scheduled: flow harvest-arxiv needs parameters a schedule cannot give: query" in err
-    assert "export-nightly is not scheduled: no flow found in papertrends.flows.export" not in err  # cron off by default
-    assert not_scheduled(settings)["export-nightly"] == "no flow found in papertrends.flows.export"
+    nightly = by_name(build_deployments(settings))["export-nightly"]
+    assert nightly.flow_name == "export-nightly" and cron_of(nightly) == ("15 2 * * *", "UTC", True)
+    assert not_scheduled(load_settings(home)) == {"export-nightly": "export_nightly_cron is empty"}
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_weekly_arxiv_flow_harvests_the_last_days(home):
+    from papertrends.devkit.arxiv_stub_server import ArxivServer, generate_arxiv_papers
+    from testsupport import warehouse_rows, write_settings
+
+    write_settings(home, arxiv_request_interval=0.0, backoff_base=0.05, max_attempts=2)
+    papers = generate_arxiv_papers(12, seed=2)
+    with ArxivServer(papers, oai_page_size=5) as server:
+        report = harvest_arxiv_recent(days=8, set_spec=None, timezone="UTC", home=str(home), base_url=server.oai_url)
+        first = server.requests[0]["query"]
+    dates = recent_dates(8, "UTC")
+    assert first["from"] == dates[0] and first["until"] == dates[-1] and first["metadataPrefix"] == "arXivRaw"
+    assert not report.failures and report.items_loaded == 12
+    assert warehouse_rows(home, "select count(*) from papers") == [(12,)]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_nightly_export_flow_replaces_its_last_export(home):
+    from papertrends.devkit.hf_stub_server import DailyPapersServer
+    from papertrends.devkit.sample_listings import generate_daily_lists
+
+    lists = generate_daily_lists(dt.date(2025, 1, 1), dt.date(2025, 1, 3), seed=5)
+    with DailyPapersServer(lists) as server:
+        from papertrends.flows.ingest import ingest_hf_daily
+
+        ingest_hf_daily(sorted(lists), base_url=server.base_url, home=str(home))
+    for _ in range(2):
+        result = export_nightly(home=str(home))
+    manifest = json.loads((home / "exports" / "papers" / "manifest.json").read_text())
+    assert result["rows"] == manifest["rows"] > 0 and manifest["format"] == "hf"
 
 
 def test_recent_dates_are_today_and_yesterday_in_the_schedule_time_zone():
@@ -129,8 +154,10 @@ def test_serve_list_prints_the_schedules(home, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["deployment", "flow", "cron", "timezone", "parameters"]
     assert lines[2].split()[:7] == ["hf-daily", "ingest-hf-recent", "0", "7", "*", "*", "*"]
+    assert lines[3].split()[:2] == ["arxiv-weekly", "harvest-arxiv-recent"]
     assert main(["--home", str(home), "serve", "--list", "--format", "json"]) == 0
-    (row,) = json.loads(capsys.readouterr().out)
+    row, weekly = json.loads(capsys.readouterr().out)
+    assert weekly["deployment"] == "arxiv-weekly" and weekly["cron"] == "0 6 * * 1"
     assert row == {"deployment": "hf-daily", "flow": "ingest-hf-recent", "cron": "0 7 * * *", "timezone": "UTC",
                    "parameters": f"days=2, timezone=UTC, home={home.resolve()}"}
 
@@ -153,7 +180,9 @@ def test_serve_registers_the_scheduled_deployment_with_the_prefect_api(home):
             while deployment is None and time.monotonic() < deadline and process.poll() is None:
                 try:
                     deployment = client.read_deployment_by_name("ingest-hf-recent/hf-daily")
+                    weekly = client.read_deployment_by_name("harvest-arxiv-recent/arxiv-weekly")
                 except ObjectNotFound:
+                    deployment = None
                     time.sleep(0.2)
     finally:
         process.send_signal(signal.SIGINT)
@@ -167,21 +196,28 @@ def test_serve_registers_the_scheduled_deployment_with_the_prefect_api(home):
     assert (schedule.schedule.cron, schedule.schedule.timezone, schedule.active) == ("5 7 * * *", "Europe/Paris", True)
     assert deployment.parameters == {"days": 2, "timezone": "Europe/Paris", "home": str(home.resolve())}
     assert "papertrends" in deployment.tags
+    (schedule,) = weekly.schedules
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 6 * * 1", "Europe/Paris")
 
 
-def test_prefect_yaml_declares_the_same_flows_and_schedules():
-    """prefect.yaml (work-pool deployments) agrees with the defaults `serve` uses."""
+def test_prefect_yaml_is_made_from_the_declared_list_under_names_serve_does_not_use():
+    """prefect.yaml (work pools) is generated from DEPLOYMENTS; its names never collide with serve's."""
     import importlib
 
-    spec = yaml.safe_load((REPO / "prefect.yaml").read_text("utf-8"))
+    text = (REPO / "prefect.yaml").read_text("utf-8")
+    assert text == prefect_yaml(), "prefect.yaml is stale: python -m papertrends.flows.schedule > prefect.yaml"
+    spec = yaml.safe_load(text)
     declared = {d["name"]: d for d in spec["deployments"]}
+    assert set(declared) == {d.name + POOL_SUFFIX for d in DEPLOYMENTS}
+    assert not set(declared) & {d.name for d in build_deployments(Settings(export_nightly_cron="0 2 * * *"))}
     defaults = Settings()
-    daily = declared["hf-daily"]
-    module, _, attribute = daily["entrypoint"].replace(":", ".").rpartition(".")
-    assert getattr(importlib.import_module(module.replace("/", ".").removesuffix(".py")), attribute) is ingest_hf_recent
+    daily = declared["hf-daily-pool"]
+    module, _, attribute = daily["entrypoint"].rpartition(".")
+    assert getattr(importlib.import_module(module), attribute) is ingest_hf_recent
     (schedule,) = daily["schedules"]
     assert (schedule["cron"], schedule["timezone"]) == (defaults.hf_daily_cron, defaults.schedule_timezone)
     assert daily["parameters"]["days"] == defaults.hf_daily_days
     assert daily["work_pool"]["name"]
-    backfill = declared["backfill-hf"]
+    assert declared["arxiv-weekly-pool"]["schedules"][0]["cron"] == defaults.arxiv_weekly_cron
+    backfill = declared["backfill-hf-pool"]
     assert backfill["entrypoint"].endswith(".backfill_hf") and "schedules" not in backfill

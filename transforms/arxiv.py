@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from .hf_listings import LISTING_SCHEMA, QUARANTINE_SCHEMA, collapse_whitespace_expr
+from .hf_listings import LISTING_SCHEMA, QUARANTINE_SCHEMA, collapse_whitespace_expr, raw_excerpt
 from .ids import paper_id_expr
+from .json_text import json_loads
 from .papers import PAPER_COLUMNS, VERSIONS_DTYPE, papers_typed
 from .terms import search_text_expr
 
@@ -147,8 +148,8 @@ def _quarantine(rows: list[dict], origin: str, raw_sha256: str) -> pl.DataFrame:
 
 
 def whole_input_quarantined(reason: str, body: bytes, origin: str, raw_sha256: str, error: str | None = None) -> ArxivExtracted:
-    """The whole input as one quarantined item."""
-    text = body.decode("utf-8", errors="replace")
+    """The whole input as one quarantined item (a bounded excerpt of it: raw/ has every byte)."""
+    text = raw_excerpt(body)
     quarantine = _quarantine([{"position": None, "reason": reason, "raw_text": text}], origin, raw_sha256)
     return ArxivExtracted(pl.DataFrame(schema=RECORD_SCHEMA), quarantine, 1, error=error)
 
@@ -335,7 +336,7 @@ def oai_page_extracted(body: bytes, *, origin: str, raw_sha256: str, position_of
 def looks_like_snapshot_line(line: bytes | str) -> bool:
     """True when a line is a JSON object with the keys of an arXiv metadata-snapshot record."""
     try:
-        document = json.loads(line)
+        document = json_loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return False
     return isinstance(document, dict) and SNAPSHOT_KEYS <= document.keys()
@@ -387,7 +388,7 @@ def snapshot_lines_extracted(
         for position, line in kept:
             text = line.decode("utf-8", errors="replace")
             try:
-                problem = _snapshot_line_problem(json.loads(line))
+                problem = _snapshot_line_problem(json_loads(line))
             except (UnicodeDecodeError, json.JSONDecodeError) as error:
                 problem = f"not valid JSON: {error}"
             if problem is None:

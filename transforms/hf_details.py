@@ -14,6 +14,7 @@ import polars as pl
 from .hf_listings import daily_papers_extracted, listings_normalized
 from .hf_responses import json_error_problem
 from .ids import paper_id, synthetic_paper_id
+from .json_text import json_loads, json_text
 from .papers import PAPER_COLUMNS, papers_from_listings
 
 SOURCE_HF_PAPER = "hf_paper"  # upvote sightings from detail answers
@@ -48,11 +49,11 @@ def paper_detail_problem(body: bytes, requested_id: str) -> str | None:
     if body.lstrip()[:1] == b"<":
         return "HTML where a JSON paper object was expected"
     try:
-        document = json.loads(body.decode("utf-8"))
+        document = json_loads(body)
     except UnicodeDecodeError as error:
         return f"not UTF-8 text: {error.reason}"
     except json.JSONDecodeError as error:
-        return json_error_problem(body.decode("utf-8"), error)
+        return json_error_problem(json_text(body), error)
     if not isinstance(document, dict):
         return f"JSON is a {type(document).__name__}, not a paper object"
     if "error" in document and "id" not in document:
@@ -70,7 +71,7 @@ def paper_detail_normalized(
     empty = (pl.DataFrame(), pl.DataFrame(schema=UPVOTE_HISTORY_SCHEMA))
     if problem:
         return empty[0], empty[1], problem
-    paper = json.loads(body.decode("utf-8"))
+    paper = json_loads(body)
     item = json.dumps([{"paper": paper, "numComments": paper.get("numComments")}]).encode("utf-8")
     extracted = daily_papers_extracted(item, origin=origin, raw_sha256=raw_sha256)
     rows, quarantine = listings_normalized(
@@ -85,7 +86,7 @@ def paper_detail_normalized(
 def search_hits(body: bytes) -> list[dict] | None:
     """The papers of a papers-search answer (items with a `paper`, or bare papers); None if not a list."""
     try:
-        document = json.loads(body.decode("utf-8"))
+        document = json_loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None
     if not isinstance(document, list):

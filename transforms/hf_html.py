@@ -14,6 +14,7 @@ import json
 from selectolax.lexbor import LexborHTMLParser
 
 from .hf_listings import PageFormatError
+from .json_text import json_loads
 
 PROPS_TARGET = "DailyPapers"
 
@@ -32,7 +33,7 @@ def daily_papers_props(html: str) -> dict:
     if not props:
         raise PageFormatError(f'the data-target="{PROPS_TARGET}" element has no data-props attribute')
     try:
-        document = json.loads(props)
+        document = json_loads(props)
     except json.JSONDecodeError as error:
         raise PageFormatError(f"data-props is not valid JSON: {error.msg} at char {error.pos}") from None
     if not isinstance(document, dict):

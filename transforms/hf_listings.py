@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from .ids import paper_id_expr, synthetic_paper_id
+from .json_text import json_loads
 
 # Normalized listing rows: one per item seen on a list (the lake and the warehouse load these).
 LISTING_SCHEMA: dict[str, pl.DataType] = {
@@ -51,6 +52,20 @@ QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
     "reason": pl.String(),
     "raw_text": pl.String(),
 }
+
+# quarantine.raw_text keeps at most this many bytes of a whole bad input: the raw archive has every
+# byte, and a 200 MB bad body must not become a 200 MB warehouse row.
+EXCERPT_BYTES = 65_536
+
+
+def raw_excerpt(body: bytes, total: int | None = None) -> str:
+    """The first EXCERPT_BYTES of a bad input as text, saying how much more the raw archive holds."""
+    total = len(body) if total is None else total
+    text = body[:EXCERPT_BYTES].decode("utf-8", errors="replace")
+    if total > EXCERPT_BYTES:
+        text += f"\n[... {total - EXCERPT_BYTES} more bytes in the raw archive]"
+    return text
+
 
 # Fields pulled out of each item before typing; strings stay strings until Polars parses them.
 _EXTRACTED_SCHEMA: dict[str, pl.DataType] = {
@@ -177,12 +192,12 @@ def _raw_json(item) -> str:
 def daily_papers_extracted(body: bytes, *, origin: str, raw_sha256: str, position_offset: int = 0) -> Extracted:
     """Items of one daily-papers API response (a JSON list of items)."""
     def whole(reason: str) -> Extracted:
-        text = body.decode("utf-8", errors="replace")
+        text = raw_excerpt(body)
         q = _quarantine_frame([{"position": None, "reason": reason, "raw_text": text}], origin, raw_sha256)
         return Extracted(pl.DataFrame(schema=_EXTRACTED_SCHEMA), q, 1)
 
     try:
-        document = json.loads(body.decode("utf-8"))
+        document = json_loads(body)
     except UnicodeDecodeError as error:
         return whole(f"not UTF-8 text: {error.reason} at byte {error.start}")
     except json.JSONDecodeError as error:

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 
 from ..core.settings import DEFAULT_SETTLED_DAYS
+from .json_text import json_loads, json_text
 
 
 def list_body_problem(body: bytes, *, first_page: bool, empty_is_suspicious: bool) -> str | None:
@@ -23,11 +24,11 @@ def list_body_problem(body: bytes, *, first_page: bool, empty_is_suspicious: boo
     if stripped[:1] == b"<":
         return "HTML where JSON was expected (a login page, an error page or a changed API)"
     try:
-        text = body.decode("utf-8")
+        text = json_text(body)
     except UnicodeDecodeError as error:
         return f"not UTF-8 text: {error.reason} at byte {error.start}"
     try:
-        document = json.loads(text)
+        document = json_loads(text)
     except json.JSONDecodeError as error:
         if not text.strip():
             return "empty body where a JSON list was expected"
@@ -54,7 +55,7 @@ def is_past_weekday(day: dt.date, today: dt.date, min_age_days: int = DEFAULT_SE
 def page_item_count(body: bytes) -> int | None:
     """Items on a list page (a JSON list, or the archiver's {"data": [...]}), or None."""
     try:
-        document = json.loads(body)
+        document = json_loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None
     if isinstance(document, dict) and isinstance(document.get("data"), list):

@@ -322,3 +322,23 @@ def session_macros(con: duckdb.DuckDBPyConnection) -> None:
             text = statement.query.strip()
             if _MACRO.match(text):
                 con.execute(_MACRO.sub("create or replace temp macro", text, count=1))
+
+
+def lock_down_reader(con: duckdb.DuckDBPyConnection, memory_limit: str | None = None,
+                     temp_directory: Path | None = None) -> None:
+    """A DuckLake reader's counterpart of connection._lock_down: no file but the lake's own, settings locked.
+
+    External access is turned off after the lake is attached, with the lake's data path the one
+    allowed directory (its Parquet files must still be read); then no statement can read or write
+    any other file or URL, attach, install or load, or turn access back on.
+    """
+    data_path = con.execute(f"select value from {LAKE_ALIAS}.options() where option_name = 'data_path'").fetchone()
+    if memory_limit is not None:
+        con.execute(f"set memory_limit = {_literal(memory_limit)}")
+    if temp_directory is not None:
+        con.execute(f"set temp_directory = {_literal(str(temp_directory))}")
+    if not data_path or not data_path[0]:
+        raise WarehouseError("the attached DuckLake names no data path: cannot open it read-only safely")
+    con.execute(f"set allowed_directories = [{_literal(data_path[0])}]")
+    con.execute("set enable_external_access = false")
+    con.execute("set lock_configuration = true")

@@ -12,6 +12,7 @@ import duckdb
 from ..core.errors import WarehouseError
 from . import backends
 from .migrations import applied_versions, apply_migrations, migrations, schema_version
+from .term_index import load_fts
 
 
 def sql_text(name: str) -> str:
@@ -45,13 +46,19 @@ def _is_lock_conflict(error: duckdb.IOException) -> bool:
     return "lock" in str(error).lower()
 
 
+# A reader never fetches or installs an extension behind the user's back; the one it needs (fts)
+# is loaded from its wheel's file before the configuration is locked.
+_READER_CONFIG = {"autoload_known_extensions": False, "autoinstall_known_extensions": False}
+
+
 def _connect_waiting(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
     """Connect, retrying for up to `wait_seconds` while another process holds the file."""
     deadline = time.monotonic() + max(wait_seconds, 0.0)
     delay = _OPEN_RETRY_INTERVAL
+    config = _READER_CONFIG if read_only else {}
     while True:
         try:
-            return _configure(duckdb.connect(str(path), read_only=read_only))
+            return _configure(duckdb.connect(str(path), read_only=read_only, config=dict(config)))
         except duckdb.IOException as error:
             if not _is_lock_conflict(error) or time.monotonic() + delay > deadline:
                 waited = f" (waited {wait_seconds:g}s)" if wait_seconds > 0 and _is_lock_conflict(error) else ""
@@ -79,24 +86,59 @@ def open_writer(path: Path, wait_seconds: float = DEFAULT_OPEN_WAIT_SECONDS) -> 
     return con
 
 
+def _lock_down(con: duckdb.DuckDBPyConnection, memory_limit: str | None, temp_directory: Path | None) -> None:
+    """Make the connection unable to touch anything but the warehouse, whatever SQL it is given.
+
+    Read-only is a property of the connection, not of a statement filter: with external access off
+    no statement (COPY, EXPLAIN ANALYZE COPY, read_csv, read_text, glob, ATTACH, INSTALL, LOAD) can
+    read or write a local file, and with the configuration locked no statement can turn it back on.
+    What readers need is set first: the fts extension (BM25 search) and the export's spill settings.
+    """
+    load_fts(con)
+    if memory_limit is not None:
+        con.execute(f"set memory_limit = '{memory_limit}'")
+    if temp_directory is not None:
+        con.execute("set temp_directory = '{}'".format(str(temp_directory).replace("'", "''")))
+    con.execute("set enable_external_access = false")
+    con.execute("set lock_configuration = true")
+
+
 def open_reader(
-    path: Path, wait_seconds: float = DEFAULT_OPEN_WAIT_SECONDS, as_of: str | int | None = None
+    path: Path,
+    wait_seconds: float = DEFAULT_OPEN_WAIT_SECONDS,
+    memory_limit: str | None = None,
+    temp_directory: Path | None = None,
+    as_of: str | int | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse read-only; never creates or changes a file.
+    """Open the warehouse read-only; never creates or changes a file, whatever SQL it then runs.
 
     While a writer holds the file (an ingest loading), retries for up to `wait_seconds`; a writer
-    commits whole loads only, so whatever the reader then sees is a finished state. On DuckLake
-    readers never wait, and `as_of` (a snapshot number or an ISO timestamp) reads an old snapshot.
+    commits whole loads only, so whatever the reader then sees is a finished state. The connection
+    has external access off and its configuration locked (see `_lock_down`): `memory_limit` and
+    `temp_directory` (where DuckDB may spill) must therefore be given here, not set afterwards.
+
+    On DuckLake (warehouse/backends.py) readers never wait, the lake is attached read-only, and
+    `as_of` (a snapshot number or an ISO timestamp) reads an old snapshot.
     """
     lake = backends.ducklake_for(path)
     if lake is not None:
         con = backends.open_ducklake(lake, read_only=True, as_of=as_of)
+        try:
+            backends.lock_down_reader(con, memory_limit, temp_directory)
+        except Exception:
+            con.close()
+            raise
         return _schema_checked(con, lake.describe())
     if as_of not in (None, ""):
         raise WarehouseError("--as-of needs the DuckLake backend: the embedded warehouse file keeps no snapshots")
     if not path.exists():
         raise WarehouseError(f"no warehouse at {path}: run `papertrends ingest ...` first (or set PAPERTRENDS_HOME)")
     con = _connect_waiting(path, read_only=True, wait_seconds=wait_seconds)
+    try:
+        _lock_down(con, memory_limit, temp_directory)
+    except Exception:
+        con.close()
+        raise
     return _schema_checked(con, path)
 
 

@@ -198,12 +198,25 @@ def _table_query(con: duckdb.DuckDBPyConnection, request: ExportRequest) -> _Que
         return _Query(f"select period, term, matches, total, share from (\n{sql}\n)", parameters, TABLE_ORDER[table])
     selected, parameters = _selected_papers(con, request)
     if table == "papers":
+        # The upvotes a reader expects on a paper: the latest seen and the most ever seen, over
+        # every sighting (list pages and detail answers); null for papers never seen on HF.
         sql = (
             f"with selected as (\n    {selected}\n),\n\n"
+            "sightings as (\n"
+            "    select paper_id, fetched_at as seen_at, upvotes from listings where upvotes is not null\n"
+            "    union all\n"
+            "    select paper_id, seen_at, upvotes from upvote_history where upvotes is not null\n"
+            "),\n\n"
+            "upvotes as (\n"
+            "    select paper_id, arg_max(upvotes, (seen_at, upvotes)) as upvotes_latest, max(upvotes) as upvotes_max\n"
+            "    from sightings\n"
+            "    group by paper_id\n"
+            "),\n\n"
             "final as (\n"
-            "    select p.* exclude (search_text), s.first_list_date\n"
+            "    select p.* exclude (search_text), s.first_list_date, u.upvotes_latest, u.upvotes_max\n"
             "    from papers as p\n"
             "    join selected as s using (paper_id)\n"
+            "    left join upvotes as u using (paper_id)\n"
             ")\n\n"
             "select * from final"
         )
@@ -477,19 +490,103 @@ def _yaml_scalar(value) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
-def dataset_card(manifest: dict, schema: pa.Schema) -> str:
-    """README.md for the hf layout: YAML header (configs, dataset_info features) and a description."""
+# What each exported column means, for the dataset card (papers, listings, trends and the
+# quarantine and run tables, as declared in warehouse/sql/ plus what the export adds).
+COLUMN_DESCRIPTIONS = {
+    "paper_id": "arXiv id without version, or title:<hex> for a paper not yet resolved to arXiv",
+    "title": "paper title",
+    "abstract": "paper abstract, as listed",
+    "authors": "author names, in order",
+    "published_at": "when the paper was published (Hugging Face listing or arXiv first version)",
+    "github_repo": "code repository linked from the Hugging Face paper page",
+    "project_page": "project page linked from the Hugging Face paper page",
+    "ai_keywords": "keywords Hugging Face generated for the paper",
+    "observed_at": "fetch time of the observation the paper's fields come from",
+    "github_stars": "stars of the linked GitHub repository, as Hugging Face reported them",
+    "organization": "organization (slug) the paper was submitted under on Hugging Face",
+    "ai_summary": "summary Hugging Face generated for the paper",
+    "withdrawn_at": "when the paper was withdrawn from the Hugging Face listing, if it was",
+    "categories": "arXiv categories, primary category first",
+    "versions": "arXiv versions with their creation times",
+    "updated_at": "arXiv: time of the latest version or metadata update",
+    "doi": "DOI given on arXiv",
+    "journal_ref": "journal reference given on arXiv",
+    "comments": "arXiv author comments (not Hugging Face discussion)",
+    "license": "licence of the paper as stated on arXiv",
+    "arxiv_observed_at": "fetch time of the arXiv observation behind the arXiv fields",
+    "hf_observed_at": "fetch time of the newest Hugging Face observation",
+    "first_list_date": "first date the paper appeared on any list: the period it counts in for trends",
+    "upvotes_latest": "Hugging Face upvotes at the most recent sighting (list page or paper page)",
+    "upvotes_max": "most Hugging Face upvotes ever seen for the paper",
+    "source": "list the row comes from: hf_daily, hf_weekly, hf_monthly, hf_trending, hf_page, arxiv_*",
+    "list_date": "date of the list (first day of the week or month for weekly and monthly lists)",
+    "list_period": "period a weekly or monthly list covers",
+    "rank": "rank on a ranked list (weekly, monthly, trending)",
+    "position": "place on the list, pages counted in",
+    "upvotes": "Hugging Face upvotes as seen on that list, at fetched_at",
+    "num_comments": "Hugging Face comments as seen on that list, at fetched_at",
+    "fetched_at": "when the list was fetched or the file landed",
+    "origin": "URL fetched, or the landing's path inside the raw archive",
+    "raw_sha256": "sha256 of the raw response or file the row came from",
+    "period": "period (day, week, month, quarter or year) of a trend row",
+    "term": "the term as queried",
+    "matches": "papers first listed in the period that match the term",
+    "total": "papers first listed in the period",
+    "share": "matches / total",
+    "period_start": "first day of the period",
+    "item_key": "origin | raw_sha256 | position: one row per bad item",
+    "reason": "why the item was quarantined",
+    "raw_text": "the bad item's text (a bounded excerpt; the raw archive has every byte)",
+    "first_run_id": "run that first quarantined the item",
+}
+
+
+def column_description(name: str, table: str | None) -> str:
+    """One line saying what a column holds; a query's own columns say where they come from."""
+    if table is None and name not in COLUMN_DESCRIPTIONS:
+        return "column of the export query (see below)"
+    return COLUMN_DESCRIPTIONS.get(name, f"column {name} of the {table} table")
+
+
+def size_category(rows: int) -> str:
+    """The Hugging Face Hub's size_categories bucket for a row count."""
+    if rows < 1_000:
+        return "n<1K"
+    for bound, label, below in ((10**4, "1K", "10K"), (10**5, "10K", "100K"), (10**6, "100K", "1M"),
+                                (10**7, "1M", "10M"), (10**8, "10M", "100M"), (10**9, "100M", "1B")):
+        if rows < bound:
+            return f"{label}<n<{below}"
+    return "n>1B"
+
+
+def arrow_bytes(folder: Path, schema: pa.Schema) -> int:
+    """The split's num_bytes as Hugging Face `datasets` computes it: the in-memory Arrow size of the
+    rows (not the Parquet size), counted one row group at a time so memory stays bounded."""
+    total = 0
+    for path in sorted(folder.glob("data/train-*.parquet")):
+        parquet = pq.ParquetFile(path)
+        for group in range(parquet.num_row_groups):
+            total += parquet.read_row_group(group, columns=schema.names).nbytes
+    return total
+
+
+def dataset_card(manifest: dict, schema: pa.Schema, num_bytes: int | None = None) -> str:
+    """README.md for the hf layout: YAML header (configs, dataset_info features, language, size
+    category, the counts `datasets` computes itself) and a description of every column."""
     data_bytes = sum(f["bytes"] for f in manifest["files"])
+    num_bytes = data_bytes if num_bytes is None else num_bytes
     header = {
         "license": "other",
+        "language": ["en"],
+        "size_categories": [size_category(manifest["rows"])],
         "pretty_name": f"papertrends {manifest['table'] or 'query'} export",
         "tags": ["papertrends", "research-trends", "arxiv"],
         "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}],
         "dataset_info": {
             "features": [{"name": f.name, **_hf_feature(f.type)} for f in schema],
-            "splits": [{"name": "train", "num_bytes": data_bytes, "num_examples": manifest["rows"]}],
+            "splits": [{"name": "train", "num_bytes": num_bytes, "num_examples": manifest["rows"]}],
             "download_size": data_bytes,
-            "dataset_size": data_bytes,
+            "dataset_size": num_bytes,
         },
     }
     warehouse = manifest["warehouse"]
@@ -508,7 +605,7 @@ def dataset_card(manifest: dict, schema: pa.Schema) -> str:
         f"- sources: {', '.join(warehouse['sources']) or '(none)'}",
         f"- papertrends {manifest['papertrends_version']}; checksums of every file in `manifest.json`", "",
         "## Columns", "",
-        *[f"- `{f.name}`: {f.type}" for f in schema], "",
+        *[f"- `{f.name}` ({f.type}): {column_description(f.name, manifest['table'])}" for f in schema], "",
         "## Licence", "", LICENCE_NOTE, "",
         "## The query that made it", "",
         "```sql", manifest["query"], "```", "",
@@ -528,22 +625,18 @@ def warehouse_state(con: duckdb.DuckDBPyConnection) -> dict:
     papers, = con.execute("select count(*) from papers").fetchone()
     listings, = con.execute("select count(*) from listings").fetchone()
     sources = [s for s, in con.execute("select distinct source from listings order by source").fetchall()]
+    version = migrations.schema_version(con)
     return {
-        "schema_version": migrations.schema_version(con),
+        "schema_version": version,
+        "snapshot": f"schema {version}, run {last_run_id}" + (f" finished {last_finished.isoformat()}" if last_finished else ""),
         "last_run_id": last_run_id,
         "last_run_finished_at": last_finished.isoformat() if last_finished else None,
         "papers": papers,
         "listings": listings,
         "sources": sources,
         # DuckLake: the snapshot read (exporting again --as-of it gives the same files); None on a file.
-        "snapshot": backends.snapshot_of(con),
+        "ducklake_snapshot": backends.snapshot_of(con),
     }
-
-
-def _backend(warehouse_path: Path) -> dict:
-    """Which DuckLake the export read (catalog without password, data path); nothing for the file."""
-    lake = backends.ducklake_for(warehouse_path)
-    return {"ducklake": lake.describe()} if lake else {}
 
 
 def _version() -> str:
@@ -642,19 +735,17 @@ def export_dataset(
     target = Path(request.out).resolve()
     protected = [Path(p) for p in (protected or [warehouse_path])]
     _check_target(target, protected, request.force)
-    con = connection.open_reader(Path(warehouse_path), as_of=request.as_of)
-    staging = None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_partials(target)
+    staging = target.with_name(f".{target.name}{PARTIAL_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+    staging.mkdir()
+    con = None
     try:
+        # Spill settings go in at open: a reader's configuration is locked once open.
+        con = connection.open_reader(Path(warehouse_path), memory_limit=DUCKDB_MEMORY_LIMIT,
+                                     temp_directory=staging / ".spill", as_of=request.as_of)
         sql, parameters, schema, json_columns = export_query(con, request)
         state = warehouse_state(con)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_partials(target)
-        staging = target.with_name(f".{target.name}{PARTIAL_MARK}{os.getpid()}-{secrets.token_hex(4)}")
-        staging.mkdir()
-        con.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-        con.execute("set enable_progress_bar = false")  # it would print into our stdout
-        spill = str(staging / ".spill").replace("'", "''")
-        con.execute(f"set temp_directory = '{spill}'")
         try:
             reader = con.execute(sql, parameters).to_arrow_reader(CHUNK_ROWS)
             files = _write_data(reader, staging, request, on_file)
@@ -681,7 +772,8 @@ def export_dataset(
             "files": files,
             "schema": [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema],
             "csv_json_columns": json_columns,
-            "warehouse": {"path": str(Path(warehouse_path).resolve()), **state, **_backend(Path(warehouse_path))},
+            # Named by schema version and snapshot (its last run), never by a local path: exports are published.
+            "warehouse": state,
             "writer": {
                 "chunk_rows": CHUNK_ROWS, "rows_per_file": request.rows_per_file,
                 "parquet_compression": f"{PARQUET_COMPRESSION}({PARQUET_COMPRESSION_LEVEL})",
@@ -690,14 +782,16 @@ def export_dataset(
         }
         if request.format == "hf":
             data_schema = pa.schema([f for f in schema if f.name not in request.partition_by])
-            (staging / "README.md").write_text(dataset_card(manifest, data_schema), "utf-8")
+            card = dataset_card(manifest, data_schema, arrow_bytes(staging, data_schema))
+            (staging / "README.md").write_text(card, "utf-8")
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str) + "\n", "utf-8")
         _replace(staging, target, request.force)
         staging = None
         return ExportResult(out=target, rows=manifest["rows"], files=files, manifest=manifest)
     finally:
         try:
-            con.close()
+            if con is not None:
+                con.close()
         except duckdb.Error:
             pass
         if staging is not None:

@@ -75,7 +75,9 @@ def fts_extension_path() -> str:
 
 def load_fts(con: duckdb.DuckDBPyConnection) -> None:
     """Load DuckDB's fts extension straight from the wheel's file (offline; nothing installed in ~)."""
-    loaded = con.execute("select count(*) from duckdb_extensions() where extension_name = 'fts' and loaded").fetchone()[0]
+    # Asked through duckdb_functions(), not duckdb_extensions(): the latter lists the extension
+    # directory, which a locked-down reader (external access off) may not read.
+    loaded = con.execute("select count(*) from duckdb_functions() where function_name = 'stem'").fetchone()[0]
     if not loaded:
         con.execute(f"load '{fts_extension_path()}'")
 
