@@ -11,6 +11,7 @@ its own session (group signals do not reach it) and bound to our life with PR_SE
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import importlib.util
 import os
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..core import interrupts
+from .faults import disk_full_message
 
 # Commands whose handlers run Prefect flows (the others never import Prefect).
 # Commands (click command paths) that run Prefect flows: they get a Prefect API for their run.
@@ -89,13 +91,30 @@ def start_temporary_server(timeout: float | None = None) -> subprocess.Popen | N
         stop_server(process)
         raise
     os.environ["PREFECT_API_URL"] = url
+    # Stopped at exit after Prefect's own exit handlers (registered later, so run earlier) have
+    # flushed their logs and events to it: stopping it first would make them retry for minutes.
+    atexit.register(stop_server, process)
     return process
+
+
+def _drain_prefect_logs() -> None:
+    """Send the run's queued log lines to the API before its server stops (else Prefect prints
+    "Error logging to API" at exit, after the one-line error the user should see last)."""
+    if "prefect.logging.handlers" not in sys.modules:
+        return
+    try:
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=5)
+    except Exception:  # a courtesy: never let log shipping change the command's outcome
+        pass
 
 
 def stop_server(process: subprocess.Popen | None) -> None:
     """Stop a server started by start_temporary_server (terminate, then kill after 5 s)."""
     if process is None or process.poll() is not None:
         return
+    _drain_prefect_logs()
     process.terminate()
     try:
         process.wait(timeout=5)
@@ -126,20 +145,28 @@ def guarded(run: Callable[[], int], command: str, hard_exit: bool) -> int:
             if use_shared_server() is None:
                 server = start_temporary_server()
         return run()
-    except interrupts.INTERRUPTS as error:
-        code = interrupts.exit_code(error)
-        print(f"papertrends: interrupted ({'SIGTERM' if code == interrupts.EXIT_SIGTERM else 'Ctrl-C'}); "
-              "a run in progress is recorded as interrupted", file=sys.stderr, flush=True)
-        if hard_exit:
-            stop_server(server)
-            sys.stdout.flush()
-            os._exit(code)  # worker threads may still sit in a socket read; nothing of theirs is committed
-        return code
+    except BaseException as error:
+        if not interrupts.is_interrupt(error):
+            message = disk_full_message(error)
+            if message is None:
+                raise
+            print(f"papertrends: error: {message}", file=sys.stderr, flush=True)
+            return 1
+        return _interrupted(error, server, hard_exit)
     finally:
-        stop_server(server)
-        if server is not None:
-            os.environ.pop("PREFECT_API_URL", None)
         if previous is not None:
             signal.signal(signal.SIGINT, previous[0])
             signal.signal(signal.SIGTERM, previous[1])
             interrupts.stop_requested.clear()
+
+
+def _interrupted(error: BaseException, server, hard_exit: bool) -> int:
+    """Say the command was interrupted; a real command-line process then ends at once."""
+    code = interrupts.EXIT_SIGTERM if interrupts.is_sigterm(error) else interrupts.EXIT_SIGINT
+    print(f"papertrends: interrupted ({'SIGTERM' if code == interrupts.EXIT_SIGTERM else 'Ctrl-C'}); "
+          "a run in progress is recorded as interrupted", file=sys.stderr, flush=True)
+    if hard_exit:
+        stop_server(server)
+        sys.stdout.flush()
+        os._exit(code)  # worker threads may still sit in a socket read; nothing of theirs is committed
+    return code

@@ -40,7 +40,7 @@ def is_sigterm(error: BaseException) -> bool:
 
 def exit_code(error: BaseException) -> int:
     """130 for Ctrl-C, 143 for SIGTERM."""
-    return EXIT_SIGTERM if isinstance(error, Terminated) else EXIT_SIGINT
+    return EXIT_SIGTERM if is_sigterm(error) else EXIT_SIGINT
 
 
 def _on_sigint(signum, frame) -> None:

@@ -87,6 +87,8 @@ def normalized_record(record: RawRecord) -> NormalizedInput:
     elif kind in (KIND_HF_DAILY_API, KIND_HF_HTML) and meta.get("status", 200) != 200:
         snippet = record.head(200).decode("utf-8", errors="replace")
         extracted = _whole_input_quarantined(record, origin, f"HTTP {meta.get('status')}: {snippet}")
+        # Said in the run's summary too: a day the server does not have is no silent quarantine row.
+        warnings.append(f"{origin}: HTTP {meta.get('status')}, no list loaded (quarantined; see `papertrends status`)")
     elif date_problem or kind == KIND_UNREADABLE:
         extracted = _whole_input_quarantined(record, origin, date_problem or meta["reason"])
     elif kind in (KIND_HF_DAILY_API, KIND_HF_DAILY_FILE):

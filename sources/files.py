@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import stat
 from pathlib import Path
 
 from .kinds import KIND_HF_DAILY_FILE, KIND_HF_HTML, KIND_HF_PAPERS_TEXT, KIND_UNREADABLE
@@ -29,6 +30,23 @@ def expanded_paths(paths: list[str]) -> list[Path]:
     return found
 
 
+_SPECIAL_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+                  (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+
+
+def not_a_regular_file(path: Path) -> str | None:
+    """Why `path` (symlinks followed) is refused without being opened, or None for a regular file
+    (or one that cannot be examined: reading it then says why)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    what = next((name for test, name in _SPECIAL_KINDS if test(mode)), "not a regular file")
+    return f"not a regular file: {path.name} is {what}; only regular files are ingested"
+
+
 def files_landed(raw_dir: Path, paths: list[str], list_date: str | None) -> list[str]:
     """Copy each file into the raw archive (content-addressed), with what is needed to parse it."""
     landed = []
@@ -37,11 +55,16 @@ def files_landed(raw_dir: Path, paths: list[str], list_date: str | None) -> list
         named_date = FILE_DATE.fullmatch(path.stem)
         file_date = list_date or (named_date.group(1) if named_date else None)
         meta = {"original_path": str(path.resolve()), "list_date": file_date, "landed_at": utc_now().isoformat()}
-        try:
-            body = path.read_bytes()
-        except OSError as error:
+        special = not_a_regular_file(path)
+        if special:  # never opened: a FIFO blocks forever, /dev/zero never ends
             body, kind = b"", KIND_UNREADABLE
-            meta["reason"] = f"cannot read file: {error.strerror or error}"
+            meta["reason"] = special
+        else:
+            try:
+                body = path.read_bytes()
+            except OSError as error:
+                body, kind = b"", KIND_UNREADABLE
+                meta["reason"] = f"cannot read file: {error.strerror or error}"
         if kind is None:
             kind = KIND_UNREADABLE
             meta["reason"] = f"unsupported file type {path.suffix or '(none)'}: expected .json, .txt or .html"

@@ -62,10 +62,16 @@ def write_atomically(path: Path, data: bytes) -> None:
     """Write bytes to a temporary sibling, fsync, then rename over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with temporary.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with temporary.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as error:
+        temporary.unlink(missing_ok=True)  # a partial file would only hold space on a full disk
+        if error.filename is None:  # a failed write() names no file: say which one
+            raise OSError(error.errno, error.strerror, str(path)) from error
+        raise
     os.replace(temporary, path)
 
 

@@ -203,8 +203,6 @@ def test_a_killed_backfill_resumes_where_it_stopped(home, lists, capsys):
 def test_usage_errors(home, capsys):
     code, _, err = backfill(capsys, home)
     assert code == 1 and "give --since DATE" in err
-    code, _, err = backfill(capsys, home, "--since", "2025-03-01", "--source", "arxiv")
-    assert code == 1 and "only hf" in err
     code, _, err = backfill(capsys, home, "--since", "2025-03-02", "--until", "2025-03-01")
     assert code == 1 and "is before --since" in err
 

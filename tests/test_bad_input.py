@@ -101,3 +101,31 @@ def test_an_answer_over_the_cap_is_quarantined_with_raw_intact_and_a_bounded_exc
     assert "larger than max_response_bytes" in reason
     assert len(text) < EXCERPT_BYTES + 100 and f"{len(big) - EXCERPT_BYTES} more bytes in the raw archive" in text
     assert not list((home / "raw").glob(".oversize-*"))
+
+
+def test_only_regular_files_are_ingested_a_fifo_or_a_device_is_refused_at_once(home, tmp_path):
+    """Issue 15.18: a FIFO blocked for minutes, /dev/zero read until MemoryError."""
+    import os
+
+    good = tmp_path / f"{DAY}.json"
+    good.write_text(json.dumps(day_items(DAY)))
+    fifo = tmp_path / f"{OTHER}.json"
+    os.mkfifo(fifo)
+    report = ingest_files([str(good), str(fifo), "/dev/zero"], home=str(home))
+    assert (report.items_in, report.items_loaded, report.items_quarantined) == (6, 4, 2)
+    reasons = sorted(r for (r,) in rows(home, "select reason from quarantine"))
+    assert reasons == [f"not a regular file: {fifo.name} is a FIFO (named pipe); only regular files are ingested",
+                       "not a regular file: zero is a character device; only regular files are ingested"]
+
+
+def test_a_404_day_is_a_warning_line_not_a_silent_quarantine(home):
+    """Issue 15.21: a 404 day was quarantined with no warning and the run said completed."""
+    from papertrends.flows.ingest import ingest_hf_daily
+
+    fast(home)
+    with DailyPapersServer({DAY: day_items(DAY)}) as server:
+        server.script(OTHER, 0, [ScriptedResponse(404, b'{"error": "Not Found"}')])
+        report = ingest_hf_daily([DAY, OTHER], base_url=server.base_url, home=str(home))
+    assert (report.items_loaded, report.items_quarantined) == (4, 1)
+    warned = [line for line in report.summary().splitlines() if line.startswith("warning:") and "HTTP 404" in line]
+    assert len(warned) == 1 and OTHER in warned[0]

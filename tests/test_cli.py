@@ -144,7 +144,7 @@ def test_read_only_commands_neither_import_prefect_nor_write(loaded_home, tmp_pa
     probe = (
         "import sys; from papertrends.cli.main import main; "
         "codes = [main(['--home', sys.argv[1], 'trend', 'scaling']), main(['--home', sys.argv[1], 'status']), "
-        "main(['--home', sys.argv[1], 'sql', 'select 1']), "
+        "main(['--home', sys.argv[1], 'sql', 'select 1']), main(['--home', sys.argv[1], 'config']), "
         "main(['--home', sys.argv[1], 'export', '--format', 'hf', '--out', sys.argv[2]])]; "
         "print('CODES', codes, 'prefect' in sys.modules, 'httpx' in sys.modules)"
     )
@@ -153,7 +153,7 @@ def test_read_only_commands_neither_import_prefect_nor_write(loaded_home, tmp_pa
         capture_output=True, text=True, cwd=REPO, env={**os.environ}, timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "CODES [0, 0, 0, 0] False False"
+    assert result.stdout.strip().splitlines()[-1] == "CODES [0, 0, 0, 0, 0] False False"
     assert (tmp_path / "export" / "manifest.json").is_file()
     after = {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in home.rglob("*") if p.is_file()}
     assert after == before
