@@ -117,6 +117,13 @@ def test_writer_runs_refuse_ducklake_with_a_clear_message(ducklake, tmp_path):
         connection.open_writer(home / "warehouse.duckdb")
 
 
+def test_a_conninfo_without_postgres_prefix_is_refused_not_made_a_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(WarehouseError, match="ducklake:postgres:"):
+        backends.parse_target("ducklake:host=127.0.0.1 dbname=x", data_path=str(tmp_path / "data"))
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_as_of_needs_ducklake(embedded):
     with pytest.raises(WarehouseError, match="needs the DuckLake backend"):
         connection.open_reader(embedded, as_of=1)

@@ -79,6 +79,9 @@ def parse_target(url: str, data_path: str = "", s3_endpoint: str = "", s3_region
         catalog = url.removeprefix("ducklake:")
         if not catalog:
             raise WarehouseError("a DuckLake URL needs a catalog: ducklake:postgres:<conninfo> or ducklake:<file>.ducklake")
+        if re.search(r"\b(host|dbname|user|port)=", catalog) and not catalog.startswith("postgres:"):
+            # Without the prefix DuckLake takes the text as a DuckDB file name and creates it.
+            raise WarehouseError(f"{url!r} looks like a PostgreSQL conninfo: write ducklake:postgres:<conninfo>")
         if not data_path:
             raise WarehouseError(f"{url.split(' ')[0]}... needs a data path (s3://bucket/prefix/ or a folder): set ducklake_data_path")
         return DuckLake(catalog=catalog, data_path=data_path, s3_endpoint=s3_endpoint, s3_region=s3_region)
