@@ -41,6 +41,7 @@ OPTIONAL_MODULES = (
     ("bench.bench_trend", "term index and trend analytics (issue 6)"),
     ("bench.bench_export", "exports (issue 7)"),
     ("bench.bench_arxiv_snapshot", "arXiv snapshot ingest (issue 4)"),
+    ("bench.bench_ducklake", "trend queries on DuckLake (PostgreSQL + S3) beside the embedded file (issue 14)"),
 )
 TARGETS_SIZE = 2_700_000
 STEP_TIMEOUT = int(os.environ.get("BENCH_TIMEOUT", "7200"))

@@ -76,6 +76,12 @@ def output_options(formats=FORMATS, default="table"):
     )
 
 
+as_of_option = click.option(
+    "--as-of", metavar="SNAPSHOT|TIME",
+    help="DuckLake only: read the warehouse as it was at this snapshot number or ISO time (docs/scale-out.md)",
+)
+
+
 def filter_options(command):
     """--source, --category, --min-upvotes: which papers count (trend, papers, rising, search)."""
     for option in reversed((
@@ -204,6 +210,7 @@ def enrich(**_):
 @click.option("--verdict", is_flag=True, help="rising, falling or flat, with effect size and change point")
 @click.option("--chart", metavar="FILE", help="also draw the series to FILE.png, .svg or .html")
 @output_options()
+@as_of_option
 @_run(lambda args: cmd_trend(args))
 def trend(**_):
     """Share of papers matching each term, per period (word, prefix*, phrase, a|b)."""
@@ -216,6 +223,7 @@ def trend(**_):
 @filter_options
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, metavar="N", help="at most N papers (the count of all is printed)")
 @output_options()
+@as_of_option
 @_run(lambda args: cmd_papers(args))
 def papers(**_):
     """The papers behind a point of a trend."""
@@ -230,6 +238,7 @@ def papers(**_):
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, metavar="N", help="at most N terms")
 @filter_options
 @output_options()
+@as_of_option
 @_run(lambda args: cmd_rising(args))
 def rising(**_):
     """Words and two-word phrases whose share grew most."""
@@ -277,6 +286,7 @@ def explore(**_):
 @click.option("-p", "--param", "params", type=(str, str), multiple=True, metavar="NAME VALUE",
               help="bind $NAME to VALUE in the statement (repeatable)")
 @output_options()
+@as_of_option
 @_run(lambda args: cmd_sql(args))
 def sql(**_):
     """One read-only SQL statement on the warehouse ('-' reads it from stdin)."""
@@ -285,6 +295,7 @@ def sql(**_):
 @cli.command(context_settings=CONTEXT)
 @home_option
 @output_options()
+@as_of_option
 @_run(lambda args: cmd_status(args))
 def status(**_):
     """What the warehouse holds and recent runs."""
@@ -314,9 +325,19 @@ def config(**_):
 @click.option("--rows-per-file", type=click.IntRange(min=1), default=500_000, show_default=True, metavar="N", help="rows per file")
 @click.option("--out", required=True, metavar="DIR", help="folder to create (must be empty or absent unless --force)")
 @click.option("--force", is_flag=True, help="replace a non-empty --out folder that holds an earlier export")
+@as_of_option
 @_run(lambda args: cmd_export(args))
 def export(**_):
     """Write papers, listings, trends or a query as a dataset with manifest.json."""
+
+
+@cli.command(context_settings=CONTEXT)
+@home_option
+@click.option("--to", "to", required=True, metavar="URL", help="ducklake:postgres:<conninfo>, or the path of a new .duckdb file")
+@click.option("--data-path", metavar="PATH", help="DuckLake data files: s3://bucket/prefix/ or a folder (default: setting ducklake_data_path)")
+@_run(lambda args: cmd_migrate(args))
+def migrate(**_):
+    """Copy the warehouse, row for row, into a new DuckLake or .duckdb file (docs/scale-out.md)."""
 
 
 @cli.command(context_settings=CONTEXT)
@@ -557,8 +578,9 @@ def _category_hint(con, args) -> None:
               "none), so --category matches nothing; load arXiv data first (papertrends ingest arxiv)", file=sys.stderr)
 
 
-def _open(settings):
-    return connection.open_reader(settings.warehouse_path, settings.reader_wait)
+def _open(settings, args=None):
+    """The warehouse read-only (on DuckLake at `--as-of`, when the command has it and it is given)."""
+    return connection.open_reader(settings.warehouse_path, settings.reader_wait, as_of=getattr(args, "as_of", None))
 
 
 def cmd_trend(args) -> int:
@@ -570,7 +592,7 @@ def cmd_trend(args) -> int:
     _range(args.since, args.until)
     queries = [analytics.parse_query(t) for t in args.terms]
     settings = _settings(args)
-    con = _open(settings)
+    con = _open(settings, args)
     try:
         frame = analytics.trend(con, queries, by=args.by, since=args.since, until=args.until, **_filters(args))
         _category_hint(con, args)
@@ -622,7 +644,7 @@ def cmd_papers(args) -> int:
     if args.period:
         _, since, until = analytics.period_range(args.period)
     settings = _settings(args)
-    con = _open(settings)
+    con = _open(settings, args)
     try:
         frame = analytics.papers(con, query, since=since, until=until, limit=args.limit, **_filters(args))
         total = frame.height
@@ -644,7 +666,7 @@ def cmd_rising(args) -> int:
     from ..warehouse import analytics
 
     settings = _settings(args)
-    con = _open(settings)
+    con = _open(settings, args)
     try:
         texts, before_first, recent_first, last = analytics.window_texts(
             con, args.by, args.window, until=args.until, **_filters(args)
@@ -672,7 +694,7 @@ def cmd_search(args) -> int:
         if args.refresh_index:
             return EXIT_OK
         raise UserError("search needs TEXT (or --refresh-index alone)")
-    con = _open(settings)
+    con = _open(settings, args)
     try:
         lag = term_index.search_lag(con)
         if lag.built:
@@ -719,7 +741,7 @@ def cmd_sql(args) -> int:
     query = sys.stdin.read() if args.query == "-" else args.query
     params = dict(args.params)
     settings = _settings(args)
-    con = _open(settings)
+    con = _open(settings, args)
     try:
         frame = reads.read_only_query(con, query, params or None)
     finally:
@@ -734,7 +756,7 @@ def cmd_status(args) -> int:
     from ..warehouse import reads
 
     settings = _settings(args)
-    con = _open(settings)
+    con = _open(settings, args)
     try:
         state = reads.status(con)
     finally:
@@ -751,7 +773,11 @@ def cmd_status(args) -> int:
         write_frame(pl.DataFrame({"key": list(scalars), "value": [None if v is None else str(v) for v in scalars.values()]}),
                     args.format)
         return EXIT_OK
-    print(f"warehouse   {settings.warehouse_path} (schema {state['schema_version']})")
+    from ..warehouse import backends
+
+    lake = backends.ducklake_of(settings)
+    at = f", snapshot {state['snapshot']}" if state.get("snapshot") is not None else ""
+    print(f"warehouse   {lake.describe() if lake else settings.warehouse_path} (schema {state['schema_version']}{at})")
     print(f"papers      {state['papers']}")
     print(f"listings    {state['listings']} on {state['list_dates']} list dates "
           f"({state['first_list_date'] or '-'} .. {state['last_list_date'] or '-'})")
@@ -818,10 +844,18 @@ def cmd_export(args) -> int:
         out=Path(args.out), table=None if query else (args.table or "papers"), query=query,
         terms=tuple(args.term), since=args.since, until=args.until, source=args.source, category=args.category,
         by=args.by, format=args.format, rows_per_file=args.rows_per_file, force=args.force,
-        partition_by=tuple(c.strip() for c in args.partition_by.split(",") if c.strip()),
+        partition_by=tuple(c.strip() for c in args.partition_by.split(",") if c.strip()), as_of=args.as_of,
     )
     protected = [settings.warehouse_path, settings.raw_dir, settings.lake_dir]
     print(export_dataset(settings.warehouse_path, request, protected=protected).summary())
+    return EXIT_OK
+
+
+def cmd_migrate(args) -> int:
+    """Copy the data root's warehouse into a new DuckLake or .duckdb file (warehouse/migrate.py)."""
+    from ..warehouse.migrate import migrate_data_root
+
+    print(migrate_data_root(_settings(args), args.to, data_path=args.data_path).summary())
     return EXIT_OK
 
 

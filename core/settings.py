@@ -110,6 +110,15 @@ class Settings(BaseSettings):
         None, validation_alias=TOKEN_ENV,
         description="Hugging Face token, sent as a bearer token; never printed, logged or stored",
     )
+    # The warehouse backend (warehouse/backends.py, docs/scale-out.md): empty = the embedded file
+    # <home>/warehouse.duckdb; "ducklake:postgres:<libpq conninfo>" = a DuckLake whose catalog is in
+    # PostgreSQL and whose Parquet files go to ducklake_data_path. Passwords and keys come from
+    # PGPASSWORD / AWS_* environment variables, never from here.
+    warehouse: str = Field("", description="warehouse backend: empty = `<home>/warehouse.duckdb`; "
+                                           "`ducklake:postgres:<libpq conninfo>` = a DuckLake (docs/scale-out.md)")
+    ducklake_data_path: str = Field("", description="where a DuckLake's Parquet files go: `s3://bucket/prefix/` or a shared folder")
+    s3_endpoint: str = Field("", description="S3-compatible endpoint URL (`http://host:port`) for DuckLake data; empty = AWS")
+    s3_region: str = Field("us-east-1", description="S3 region of the DuckLake data")
 
     @field_validator("rate_limits", mode="before")
     @classmethod

@@ -16,6 +16,9 @@ os.environ.pop("PAPERTRENDS_HOME", None)
 
 import pytest  # noqa: E402
 
+# Real PostgreSQL / S3 / DuckLake fixtures (tests/services.py), started once per session when used.
+pytest_plugins = ["services"]
+
 SHARED_SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 
 from ..core.errors import WarehouseError
+from . import backends
 from .migrations import applied_versions, apply_migrations, migrations, schema_version
 from .term_index import load_fts
 
@@ -77,8 +78,12 @@ def _connect_waiting(path: Path, read_only: bool, wait_seconds: float) -> duckdb
 def open_writer(path: Path, wait_seconds: float = DEFAULT_OPEN_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the warehouse for writing, with every migration applied.
 
-    While another process has the file open, retries for up to `wait_seconds`.
+    While another process has the file open, retries for up to `wait_seconds`. When the data
+    root's settings choose DuckLake (warehouse/backends.py), opens that instead.
     """
+    lake = backends.ducklake_for(path)
+    if lake is not None:
+        return backends.open_writer_ducklake(lake, writer_run=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     con = _connect_waiting(path, read_only=False, wait_seconds=wait_seconds)
     try:
@@ -116,6 +121,7 @@ def open_reader(
     wait_seconds: float = DEFAULT_OPEN_WAIT_SECONDS,
     memory_limit: str | None = None,
     temp_directory: Path | None = None,
+    as_of: str | int | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse read-only; never creates or changes a file, whatever SQL it then runs.
 
@@ -123,7 +129,21 @@ def open_reader(
     commits whole loads only, so whatever the reader then sees is a finished state. The connection
     has external access off and its configuration locked (see `_lock_down`): `memory_limit` and
     `temp_directory` (where DuckDB may spill) must therefore be given here, not set afterwards.
+
+    On DuckLake (warehouse/backends.py) readers never wait, the lake is attached read-only, and
+    `as_of` (a snapshot number or an ISO timestamp) reads an old snapshot.
     """
+    lake = backends.ducklake_for(path)
+    if lake is not None:
+        con = backends.open_ducklake(lake, read_only=True, as_of=as_of)
+        try:
+            backends.lock_down_reader(con, memory_limit, temp_directory)
+        except Exception:
+            con.close()
+            raise
+        return _schema_checked(con, lake.describe())
+    if as_of not in (None, ""):
+        raise WarehouseError("--as-of needs the DuckLake backend: the embedded warehouse file keeps no snapshots")
     if not path.exists():
         raise WarehouseError(f"no warehouse at {path}: run `papertrends ingest ...` first (or set PAPERTRENDS_HOME)")
     con = _connect_waiting(path, read_only=True, wait_seconds=wait_seconds)
@@ -132,6 +152,11 @@ def open_reader(
     except Exception:
         con.close()
         raise
+    return _schema_checked(con, path)
+
+
+def _schema_checked(con: duckdb.DuckDBPyConnection, path) -> duckdb.DuckDBPyConnection:
+    """`con` when its schema is the one this papertrends knows; else closed, with a clear error."""
     version = schema_version(con)
     known = max(v for v, _, _ in migrations())
     missing = {v for v, _, _ in migrations()} - applied_versions(con)

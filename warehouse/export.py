@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from ..core import errors
 from ..transforms.query import PERIODS, parse_query
-from . import analytics, connection, migrations
+from . import analytics, backends, connection, migrations
 
 FORMATS = ("parquet", "csv", "jsonl", "hf")
 TABLES = ("papers", "listings", "trends", "quarantine", "runs")
@@ -92,6 +92,7 @@ class ExportRequest:
     partition_by: tuple[str, ...] = ()
     rows_per_file: int = DEFAULT_ROWS_PER_FILE
     force: bool = False
+    as_of: str | None = None  # DuckLake only: a snapshot number or ISO timestamp to read at
 
     def filters(self) -> dict:
         """The filters as given, for the manifest (None when not used)."""
@@ -633,6 +634,8 @@ def warehouse_state(con: duckdb.DuckDBPyConnection) -> dict:
         "papers": papers,
         "listings": listings,
         "sources": sources,
+        # DuckLake: the snapshot read (exporting again --as-of it gives the same files); None on a file.
+        "ducklake_snapshot": backends.snapshot_of(con),
     }
 
 
@@ -740,7 +743,7 @@ def export_dataset(
     try:
         # Spill settings go in at open: a reader's configuration is locked once open.
         con = connection.open_reader(Path(warehouse_path), memory_limit=DUCKDB_MEMORY_LIMIT,
-                                     temp_directory=staging / ".spill")
+                                     temp_directory=staging / ".spill", as_of=request.as_of)
         sql, parameters, schema, json_columns = export_query(con, request)
         state = warehouse_state(con)
         try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Callable
 from importlib import resources
 
 import duckdb
@@ -38,14 +40,18 @@ def applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
     return {v for (v,) in con.execute("select version from schema_migrations").fetchall()} if exists else set()
 
 
-def apply_migrations(con: duckdb.DuckDBPyConnection, up_to: int | None = None) -> list[int]:
+def apply_migrations(
+    con: duckdb.DuckDBPyConnection, up_to: int | None = None, translate: Callable[[str], str] | None = None
+) -> list[int]:
     """Apply missing migrations in order, each in its own transaction; refuse a newer schema.
 
-    `up_to` stops after that version (tests build old-schema warehouses with it).
+    `up_to` stops after that version (tests build old-schema warehouses with it). `translate`
+    rewrites each migration's SQL for another backend (DuckLake: warehouse/backends.py).
     """
-    con.execute(
+    translate = translate or (lambda sql: sql)
+    con.execute(translate(
         "create table if not exists schema_migrations (version integer primary key, name varchar, applied_at timestamptz)"
-    )
+    ))
     current = schema_version(con)
     known = migrations()
     if known and current > known[-1][0]:
@@ -62,11 +68,13 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, up_to: int | None = None) -
             continue
         con.execute("begin transaction")
         try:
-            con.execute(sql)
+            con.execute(translate(sql))
             con.execute("insert into schema_migrations values (?, ?, now())", [version, name])
             con.execute("commit")
         except Exception:
-            con.execute("rollback")
+            # A failed commit (DuckLake refusing a change) has already ended the transaction.
+            with contextlib.suppress(duckdb.TransactionException):
+                con.execute("rollback")
             raise
         applied.append(version)
     return applied

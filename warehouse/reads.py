@@ -10,6 +10,7 @@ import polars as pl
 from ..core.errors import WarehouseError
 from ..transforms.query import PERIODS, Query, as_query, check_period  # noqa: F401 - PERIODS re-exported
 from ..transforms.terms import Term
+from .backends import snapshot_of
 from .connection import sql_text, table_names
 from .ledger import run_report
 from .migrations import schema_version
@@ -112,6 +113,7 @@ def status(con: duckdb.DuckDBPyConnection, recent: int = 5) -> dict:
         "recent_runs": runs,
         "schema_version": schema_version(con),
         "search_index": _search_index_line(con),
+        "snapshot": snapshot_of(con),  # the DuckLake snapshot read; None on the embedded file
         "last_run_stages": report.get("stages", pl.DataFrame()),
         "last_run_checks": report.get("checks", pl.DataFrame()),
         "last_run_warnings": report.get("warnings", []),
