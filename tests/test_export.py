@@ -245,18 +245,19 @@ def test_export_term_alternatives_are_alternatives_not_a_phrase(warehouse, tmp_p
 
 def test_export_trends_by_every_period_trend_knows(warehouse, tmp_path):
     # Issue 12: `export --by quarter` was refused while `trend --by quarter` worked.
-    con = connection.open_reader(warehouse)
-    try:
-        for by in PERIODS:
-            out = tmp_path / by
-            export_dataset(warehouse, ExportRequest(out=out, table="trends", terms=("scaling|tractable", "tractab*"), by=by))
-            got = pl.read_parquet(out / "*.parquet")
+    for by in PERIODS:
+        out = tmp_path / by
+        # The export opens its own reader (with its memory limit): no other reader open meanwhile.
+        export_dataset(warehouse, ExportRequest(out=out, table="trends", terms=("scaling|tractable", "tractab*"), by=by))
+        got = pl.read_parquet(out / "*.parquet")
+        con = connection.open_reader(warehouse)
+        try:
             expected = analytics.trend(con, ["scaling|tractable", "tractab*"], by=by).drop("period_start")
-            assert got.equals(expected.sort("period", "term")), by
             scan = reads.trend(con, ["scaling|tractable", "tractab*"], by=by).sort("period", "term")
-            assert got.filter(pl.col("total") > 0).equals(scan), by
-    finally:
-        con.close()
+        finally:
+            con.close()
+        assert got.equals(expected.sort("period", "term")), by
+        assert got.filter(pl.col("total") > 0).equals(scan), by
     with pytest.raises(ExportError, match="--by must be one of day, week, month, quarter, year"):
         export_dataset(warehouse, ExportRequest(out=tmp_path / "decade", table="trends", terms=("scaling",), by="decade"))
 
@@ -476,14 +477,15 @@ def test_cli_export_trends_by_quarter_with_alternatives(warehouse, tmp_path, cap
 def test_exports_carry_no_local_path(tmp_path):
     """Issue 15.2: origins relative to the raw archive, the manifest names the warehouse by schema and snapshot."""
     from papertrends.pipeline.lake import normalized_record
-    from papertrends.sources.files import files_landed
+    from papertrends.sources.files import file_landed
+    from papertrends.sources.kinds import KIND_HF_DAILY_FILE
     from papertrends.sources.raw_archive import RawRecord
 
     saved = tmp_path / "saved" / "2025-01-10.json"
     saved.parent.mkdir()
     saved.write_text(json.dumps(generate_daily_lists(dt.date(2025, 1, 10), dt.date(2025, 1, 10), seed=3)["2025-01-10"]))
     home = tmp_path / "data"
-    (landed,) = files_landed(home / "raw", [str(saved)], None)
+    landed = file_landed(home / "raw", saved, KIND_HF_DAILY_FILE, None).path
     normalized = normalized_record(RawRecord.at(Path(landed)))
     con = connection.open_writer(home / "warehouse.duckdb")
     run_id = ledger.start_run(con, "test-load", {})

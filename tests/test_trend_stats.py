@@ -91,10 +91,10 @@ def test_a_chart_is_written_in_each_format(tmp_path, suffix):
         assert content[:8] == b"\x89PNG\r\n\x1a\n" and len(content) > 10_000
     elif suffix == ".svg":
         text = content.decode()
-        assert "<svg" in text and "share of papers" in text and "tractable (smoothed)" in text
+        assert "<svg" in text and "share of papers" in text and "tractable: smoothed" in text
     else:
         text = content.decode()
-        assert "plotly" in text and "scaling (smoothed)" in text and "papers per month" in text
+        assert "<title>" in text and "plotly" not in text and '"scaling"' in text and "drawTrend" in text
 
 
 def test_a_chart_refuses_an_unknown_format(tmp_path):

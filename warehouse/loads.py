@@ -591,14 +591,15 @@ from batch_quarantine
 group by item_key
 """
 
-# One sighting per listing row fetched from the API (saved files have no trustworthy time);
-# the twin of transforms/hf_details.py upvote_history_from_listings.
+# One sighting per listing row that shows upvotes, dated by when its list was fetched or saved (a
+# saved file's fetched_at is its modification time, sources/files.py); the twin of
+# transforms/hf_details.py upvote_history_from_listings.
 UPVOTES_FROM_LISTINGS_INSERT = """
 insert or ignore into upvote_history by name
 select paper_id, fetched_at as seen_at, source,
        first(upvotes) as upvotes, first(num_comments) as num_comments, first(raw_sha256) as raw_sha256
 from load_listing_rows
-where upvotes is not null and starts_with(origin, 'http')
+where upvotes is not null and fetched_at is not null
 group by paper_id, fetched_at, source
 """
 
