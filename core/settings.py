@@ -103,7 +103,6 @@ class Settings(BaseSettings):
     reader_wait: float = Field(30.0, ge=0, description="seconds a reader waits while a writer holds the file")
     arxiv_api_url: str = Field("https://export.arxiv.org/api/query", description="arXiv API query endpoint")
     arxiv_oai_url: str = Field("https://export.arxiv.org/oai2", description="arXiv OAI-PMH endpoint")
-    arxiv_request_interval: float = Field(3.0, ge=0, description="seconds between arXiv requests (arXiv asks for 3)")
     arxiv_page_size: int = Field(200, ge=1, description="entries per arXiv API page")
     snapshot_batch_lines: int = Field(20_000, ge=1, description="arXiv snapshot lines per batch")
     hf_token_secret: SecretStr | None = Field(

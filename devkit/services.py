@@ -90,7 +90,28 @@ class ServiceError(RuntimeError):
     """A server did not start or answer; the message carries its log."""
 
 
-class PostgresServer:
+class _Service:
+    """A server process used as a context manager: started on entry (stopped again if starting
+    fails half-way), stopped on exit."""
+
+    def start(self):
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class PostgresServer(_Service):
     """A throwaway PostgreSQL cluster: initdb in a temporary folder, started on a free 127.0.0.1 port."""
 
     def __init__(self, port: int | None = None, start_timeout: float = 60.0):
@@ -160,18 +181,8 @@ class PostgresServer:
         """libpq key=value connection string, as DuckDB's postgres extension and DuckLake take it."""
         return f"host=127.0.0.1 port={self.port} user={self.user} dbname={database}"
 
-    def __enter__(self) -> "PostgresServer":
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
 
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-
-class S3Server:
+class S3Server(_Service):
     """moto's S3 server mode as a separate process on a free 127.0.0.1 port."""
 
     # Any key is accepted by moto; these only make signed requests well-formed.
@@ -250,12 +261,3 @@ class S3Server:
             shutil.rmtree(self.root, ignore_errors=True)
             self.root = None
 
-    def __enter__(self) -> "S3Server":
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc) -> None:
-        self.stop()

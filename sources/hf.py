@@ -20,7 +20,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.settings import Settings
+from ..core.settings import Settings, is_settled
 from ..transforms.hf_responses import is_past_weekday, list_body_problem, page_item_count
 from . import http
 from .kinds import KIND_HF_DAILY_API, KIND_HF_HTML
@@ -55,7 +55,7 @@ class ListRequest:
 
     def settled(self, today: dt.date, settled_days: int) -> bool:
         """The list can no longer change much: its period ended `settled_days` ago."""
-        return self.last_day is not None and (today - self.last_day).days >= settled_days
+        return self.last_day is not None and is_settled(self.last_day, today, settled_days)
 
 
 def list_request(kind: str, label: str, today: dt.date | None = None) -> ListRequest:

@@ -230,7 +230,7 @@ def test_backfill_source_arxiv_harvests_the_range_and_resumes(home, capsys):
     """Issue 15.3: `backfill --source arxiv` was offered but answered "not available yet"."""
     from papertrends.devkit.arxiv_stub_server import ArxivServer, generate_arxiv_papers
 
-    write_settings(home, arxiv_request_interval=0.0, backoff_base=0.02, max_attempts=2)
+    write_settings(home, backoff_base=0.02, max_attempts=2)
     papers = generate_arxiv_papers(15, seed=9)
     with ArxivServer(papers, oai_page_size=10) as server:
         code = main(["--home", str(home), "backfill", "--source", "arxiv", "--since", "2025-03-01",

@@ -103,7 +103,7 @@ def test_the_weekly_arxiv_flow_harvests_the_last_days(home):
     from papertrends.devkit.arxiv_stub_server import ArxivServer, generate_arxiv_papers
     from testsupport import warehouse_rows, write_settings
 
-    write_settings(home, arxiv_request_interval=0.0, backoff_base=0.05, max_attempts=2)
+    write_settings(home, backoff_base=0.05, max_attempts=2)
     papers = generate_arxiv_papers(12, seed=2)
     with ArxivServer(papers, oai_page_size=5) as server:
         report = harvest_arxiv_recent(days=8, set_spec=None, timezone="UTC", home=str(home), base_url=server.oai_url)
