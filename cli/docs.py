@@ -1,6 +1,6 @@
 """Reference docs generated from the code: docs/commands.md from the click CLI, docs/settings.md
-from the settings model. `python -m papertrends.cli.docs` rewrites both; tests/test_cli_surface.py
-fails when either is out of date.
+from the settings model, docs/schema.md from the table declarations (transforms/tables.py).
+`python -m papertrends.cli.docs` rewrites them; tests/test_cli_surface.py fails when one is out of date.
 """
 
 from __future__ import annotations
@@ -82,7 +82,10 @@ def settings_markdown() -> str:
 
 def generated_docs(root: Path) -> dict[Path, str]:
     """The generated reference files under `root` and their current text."""
-    return {root / "docs" / "commands.md": commands_markdown(), root / "docs" / "settings.md": settings_markdown()}
+    from ..transforms.tables import schema_markdown
+
+    return {root / "docs" / "commands.md": commands_markdown(), root / "docs" / "settings.md": settings_markdown(),
+            root / "docs" / "schema.md": schema_markdown(GENERATED)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,8 +28,9 @@ import polars as pl
 
 from ..sources import kinds as K
 from ..sources.raw_archive import RawRecord, write_atomically
-from ..transforms.arxiv import arxiv_listings, arxiv_papers, arxiv_row_schema, looks_like_snapshot_line
-from ..transforms.hf_listings import LISTING_SCHEMA, QUARANTINE_SCHEMA
+from ..transforms import tables
+from ..transforms.arxiv import arxiv_listings, arxiv_papers, looks_like_snapshot_line
+from ..transforms.hf_listings import QUARANTINE_SCHEMA
 from .arxiv import ARXIV_NORMALIZER_VERSION, arxiv_page_normalized, snapshot_line_batches
 from .lake import NORMALIZER_VERSION, normalized_batch, normalized_record
 
@@ -41,16 +42,12 @@ DEFAULT_BATCH_INPUTS = 200
 SNIFF_BYTES = 64 << 10
 MAX_SNAPSHOT_LINE = 16 << 20  # one arXiv record is a few kB
 
-DELETED_SCHEMA: dict[str, pl.DataType] = {
-    "paper_id": pl.String(), "datestamp": pl.Date(), "first_seen_at": pl.Datetime("us", "UTC"),
-    "origin": pl.String(), "raw_sha256": pl.String(),
-}
+DELETED_SCHEMA: dict[str, pl.DataType] = tables.DELETED_ROW_SCHEMA
 
 
 def lake_schemas() -> dict[str, dict]:
     """The lake tables and their Parquet schemas (stable: the warehouse reads them with read_parquet)."""
-    return {"listings": LISTING_SCHEMA, "arxiv": arxiv_row_schema(), "quarantine": QUARANTINE_SCHEMA,
-            "arxiv_deleted": DELETED_SCHEMA}
+    return tables.lake_schemas()
 
 
 # Where each lake table is partitioned by month, and by which column.

@@ -136,7 +136,7 @@ def test_no_check_re_tests_what_the_schema_enforces(tmp_path):
 
 
 def test_a_check_naming_an_unknown_parameter_is_refused():
-    (check,) = checks.parse_checks("-- check: odd\n-- uses a parameter nobody sets\nselect 1 where $nope")
+    check = checks.Check("odd", "uses a parameter nobody sets", "select 1 where $nope")
     with pytest.raises(ValueError, match="nope"):
         checks.run_check(duckdb.connect(":memory:"), check, CheckContext())
 

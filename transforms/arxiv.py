@@ -30,6 +30,7 @@ from .hf_listings import LISTING_SCHEMA, QUARANTINE_SCHEMA, collapse_whitespace_
 from .ids import paper_id_expr
 from .json_text import json_loads
 from .papers import PAPER_COLUMNS, VERSIONS_DTYPE, papers_typed
+from .tables import ARXIV_ROW_LISTING_FIELDS, ARXIV_ROW_SCHEMA, LISTINGS
 from .terms import search_text_expr
 
 SOURCE_ARXIV = "arxiv"
@@ -62,13 +63,7 @@ RECORD_SCHEMA: dict[str, pl.DataType] = {
 }
 
 # A normalized arXiv observation: every paper column plus where and when it was seen.
-ARXIV_ROW_EXTRA: dict[str, pl.DataType] = {
-    "list_date": pl.Date(),
-    "position": pl.Int32(),
-    "fetched_at": pl.Datetime("us", "UTC"),
-    "origin": pl.String(),
-    "raw_sha256": pl.String(),
-}
+ARXIV_ROW_EXTRA: dict[str, pl.DataType] = LISTINGS.polars(ARXIV_ROW_LISTING_FIELDS)
 
 # The fields of a snapshot line this project reads (others, e.g. submitter, report-no, are ignored).
 SNAPSHOT_SCHEMA: dict[str, pl.DataType] = {
@@ -507,10 +502,8 @@ def arxiv_rows_normalized(
 
 
 def arxiv_row_schema() -> dict[str, pl.DataType]:
-    """Column types of arxiv_rows_normalized's rows."""
-    empty = ArxivExtracted(pl.DataFrame(schema=RECORD_SCHEMA), pl.DataFrame(schema=QUARANTINE_SCHEMA), 0)
-    rows, _ = arxiv_rows_normalized(empty, fetched_at=dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc), origin="", raw_sha256="")
-    return dict(rows.schema)
+    """Column types of arxiv_rows_normalized's rows (declared in transforms/tables.py)."""
+    return dict(ARXIV_ROW_SCHEMA)
 
 
 def arxiv_listings(rows: pl.DataFrame) -> pl.DataFrame:

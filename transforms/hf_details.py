@@ -16,17 +16,11 @@ from .hf_responses import json_error_problem
 from .ids import paper_id, synthetic_paper_id
 from .json_text import json_loads, json_text
 from .papers import PAPER_COLUMNS, papers_from_listings
+from .tables import UPVOTE_HISTORY
 
 SOURCE_HF_PAPER = "hf_paper"  # upvote sightings from detail answers
 
-UPVOTE_HISTORY_SCHEMA: dict[str, pl.DataType] = {
-    "paper_id": pl.String(),
-    "seen_at": pl.Datetime("us", "UTC"),
-    "source": pl.String(),
-    "upvotes": pl.Int32(),
-    "num_comments": pl.Int32(),
-    "raw_sha256": pl.String(),
-}
+UPVOTE_HISTORY_SCHEMA: dict[str, pl.DataType] = UPVOTE_HISTORY.polars()
 
 
 def upvote_history_from_listings(listings: pl.DataFrame) -> pl.DataFrame:

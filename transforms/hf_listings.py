@@ -16,42 +16,12 @@ import polars as pl
 
 from .ids import paper_id_expr, synthetic_paper_id
 from .json_text import json_loads
+from .tables import LISTING_ROW_SCHEMA, QUARANTINE_ROW_SCHEMA
 
-# Normalized listing rows: one per item seen on a list (the lake and the warehouse load these).
-LISTING_SCHEMA: dict[str, pl.DataType] = {
-    "source": pl.String(),
-    "list_date": pl.Date(),
-    "paper_id": pl.String(),
-    "position": pl.Int32(),
-    "title": pl.String(),
-    "abstract": pl.String(),
-    "authors": pl.List(pl.String()),
-    "published_at": pl.Datetime("us", "UTC"),
-    "upvotes": pl.Int32(),
-    "num_comments": pl.Int32(),
-    "github_repo": pl.String(),
-    "project_page": pl.String(),
-    "ai_keywords": pl.List(pl.String()),
-    "fetched_at": pl.Datetime("us", "UTC"),
-    "origin": pl.String(),
-    "raw_sha256": pl.String(),
-    # Added by issue 3 (migration 003): ranked lists and fields newer items carry.
-    "list_period": pl.String(),        # the period asked for: 2025-W10, 2025-03, trending@2025-03-03
-    "rank": pl.Int32(),                # 1-based place on a trending list, else null
-    "github_stars": pl.Int32(),
-    "organization": pl.String(),
-    "ai_summary": pl.String(),
-    "withdrawn_at": pl.Datetime("us", "UTC"),
-}
-
-# Quarantined items: what came in, where from, and why it was not loaded.
-QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
-    "origin": pl.String(),
-    "raw_sha256": pl.String(),
-    "position": pl.Int32(),
-    "reason": pl.String(),
-    "raw_text": pl.String(),
-}
+# Normalized listing rows: one per item seen on a list, with the paper fields the item carries (the
+# lake and the warehouse load these), and quarantined items: declared in transforms/tables.py.
+LISTING_SCHEMA: dict[str, pl.DataType] = LISTING_ROW_SCHEMA
+QUARANTINE_SCHEMA: dict[str, pl.DataType] = QUARANTINE_ROW_SCHEMA
 
 # quarantine.raw_text keeps at most this many bytes of a whole bad input: the raw archive has every
 # byte, and a 200 MB bad body must not become a 200 MB warehouse row.

@@ -4,35 +4,14 @@ from __future__ import annotations
 
 import polars as pl
 
+from .tables import PAPERS
 from .terms import search_text_expr
 
-PAPER_COLUMNS = (
-    "paper_id", "title", "abstract", "authors", "published_at",
-    "github_repo", "project_page", "ai_keywords", "search_text", "observed_at",
-    # issue 3 (migration 003): from paper details and newer list items
-    "github_stars", "organization", "ai_summary", "withdrawn_at",
-    # arXiv (migration 004)
-    "categories", "versions", "updated_at", "doi", "journal_ref", "comments", "license",
-    "arxiv_observed_at", "hf_observed_at",
-)
+PAPER_COLUMNS = tuple(PAPERS.names)
 
-VERSIONS_DTYPE = pl.List(pl.Struct({"version": pl.String(), "created": pl.Datetime("us", "UTC")}))
-# Types of the paper columns that listing rows do not carry (null until a source provides them).
-PAPER_EXTRA_SCHEMA: dict[str, pl.DataType] = {
-    "github_stars": pl.Int32(),
-    "organization": pl.String(),
-    "ai_summary": pl.String(),
-    "withdrawn_at": pl.Datetime("us", "UTC"),
-    "categories": pl.List(pl.String()),
-    "versions": VERSIONS_DTYPE,
-    "updated_at": pl.Datetime("us", "UTC"),
-    "doi": pl.String(),
-    "journal_ref": pl.String(),
-    "comments": pl.String(),
-    "license": pl.String(),
-    "arxiv_observed_at": pl.Datetime("us", "UTC"),
-    "hf_observed_at": pl.Datetime("us", "UTC"),
-}
+VERSIONS_DTYPE = PAPERS.column("versions").polars
+# Types of the paper columns that listing rows may lack (null until a source provides them).
+PAPER_EXTRA_SCHEMA: dict[str, pl.DataType] = PAPERS.polars(PAPER_COLUMNS[PAPER_COLUMNS.index("github_stars"):])
 # Only arXiv provides these: the newest arXiv observation wins.
 ARXIV_FIELDS = ("categories", "versions", "updated_at", "doi", "journal_ref", "comments", "license")
 # Both provide these; arXiv is the publisher of record, so an arXiv value beats a Hugging Face one

@@ -1,7 +1,7 @@
-"""Declared data checks: read warehouse/sql/checks.sql, run each block inside a load, record results.
+"""Declared data checks: run each inside a load, record results.
 
-The checks themselves are data (SQL blocks beside the schema); this module only parses and runs
-them. A check passes when its query returns no rows.
+The checks are declared with the columns they guard (transforms/tables.py, `Table.checks`); this
+module only runs them. A check passes when its query returns no rows.
 """
 
 from __future__ import annotations
@@ -10,24 +10,14 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass
-from importlib import resources
 
 import duckdb
 
 from ..core.errors import WarehouseError
+from ..transforms import tables
+from ..transforms.tables import Check
 
-CHECKS_FILE = "checks.sql"
-_BLOCK_START = re.compile(r"^-- check: *(\w+) *$", re.MULTILINE)
 _PARAMETER = re.compile(r"\$(\w+)")
-
-
-@dataclass(frozen=True)
-class Check:
-    """One declared check: its name, what it guards (its comment) and its query."""
-
-    name: str
-    description: str
-    sql: str
 
 
 @dataclass(frozen=True)
@@ -61,27 +51,9 @@ class ChecksFailed(WarehouseError):
         super().__init__(f"data checks failed, load rolled back: {'; '.join(failed)}")
 
 
-def parse_checks(text: str) -> list[Check]:
-    """The checks declared in `text`, in file order."""
-    starts = list(_BLOCK_START.finditer(text))
-    checks = []
-    for index, match in enumerate(starts):
-        end = starts[index + 1].start() if index + 1 < len(starts) else len(text)
-        body = text[match.end():end].strip()
-        comment = [line[2:].strip() for line in body.splitlines() if line.startswith("--")]
-        sql = "\n".join(line for line in body.splitlines() if not line.startswith("--")).strip().rstrip(";")
-        if not sql:
-            raise ValueError(f"check {match.group(1)} in {CHECKS_FILE} has no query")
-        checks.append(Check(match.group(1), " ".join(comment), sql))
-    names = [c.name for c in checks]
-    if len(set(names)) != len(names):
-        raise ValueError(f"{CHECKS_FILE} declares a check name twice: {names}")
-    return checks
-
-
 def declared_checks() -> list[Check]:
-    """Every check shipped in warehouse/sql/checks.sql."""
-    return parse_checks(resources.files(__package__).joinpath("sql", CHECKS_FILE).read_text("utf-8"))
+    """Every check declared with the tables (transforms/tables.py), in table order."""
+    return tables.declared_checks()
 
 
 def run_check(con: duckdb.DuckDBPyConnection, check: Check, context: CheckContext) -> CheckResult:

@@ -24,34 +24,22 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from ..transforms import tables
 from ..transforms.papers import ARXIV_FIELDS, PAPER_COLUMNS, SHARED_FIELDS
 from ..transforms.terms import search_text_expr
 from . import term_index
 
-LISTING_KEY = ["source", "list_date", "paper_id"]
-
-
-LISTING_COLUMNS = [
-    "source", "list_date", "paper_id", "position", "upvotes", "num_comments", "fetched_at", "origin", "raw_sha256",
-    "list_period", "rank",  # migration 003
-]
+# Column lists from the table declarations (transforms/tables.py).
+LISTING_KEY = list(tables.LISTINGS.key)
+LISTING_COLUMNS = tables.LISTINGS.names
 # Paper fields a Hugging Face listing row carries besides its listing columns.
-LISTING_PAPER_FIELDS = [
-    "title", "abstract", "authors", "published_at", "github_repo", "project_page", "ai_keywords",
-    "github_stars", "organization", "ai_summary", "withdrawn_at",
-]
+LISTING_PAPER_FIELDS = list(tables.LISTING_PAPER_FIELDS)
 OBSERVATION_TIMES = ("observed_at", "arxiv_observed_at", "hf_observed_at")
-QUARANTINE_COLUMNS = ["origin", "raw_sha256", "position", "reason", "raw_text"]
-DELETED_COLUMNS = ["paper_id", "datestamp", "first_seen_at", "origin", "raw_sha256"]
+QUARANTINE_COLUMNS = list(tables.QUARANTINE_ROW_SCHEMA)
+DELETED_COLUMNS = tables.ARXIV_DELETED.names
 
 # Lake tables load_lake_files reads: what each file holds.
-LAKE_TABLES = {
-    "listings": "listing rows with the paper fields they carry (LISTING_SCHEMA); also paper observations",
-    "arxiv": "arXiv rows (arxiv_row_schema): a listing (source 'arxiv') and a paper observation each",
-    "papers": "paper observations (PAPER_COLUMNS, any subset), e.g. paper details",
-    "quarantine": "quarantined items (QUARANTINE_SCHEMA)",
-    "arxiv_deleted": "OAI deleted records (paper_id, datestamp, first_seen_at, origin, raw_sha256)",
-}
+LAKE_TABLES = {name: what for name, (_, what) in tables.LAKE_TABLES.items()}
 
 # DuckDB's buffer pool for a load; beyond it DuckDB spills to <data root>/tmp/duckdb-spill.
 DEFAULT_MEMORY_MB = 1024
@@ -295,7 +283,7 @@ def _load(con, run_id: int, checks, *, listings, listings_carry_papers, arxiv, p
     return counts
 
 
-_QUARANTINE_TYPES = {"origin": "varchar", "raw_sha256": "varchar", "position": "integer", "reason": "varchar", "raw_text": "varchar"}
+_QUARANTINE_TYPES = tables.QUARANTINE.sql_types(QUARANTINE_COLUMNS)
 
 
 def _stage_listings(con, listings, listings_carry_papers, arxiv, row_types, listing_types) -> None:

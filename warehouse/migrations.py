@@ -10,6 +10,7 @@ from importlib import resources
 import duckdb
 
 from ..core.errors import WarehouseError
+from .tables import apply_comments
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -46,7 +47,8 @@ def apply_migrations(
     """Apply missing migrations in order, each in its own transaction; refuse a newer schema.
 
     `up_to` stops after that version (tests build old-schema warehouses with it). `translate`
-    rewrites each migration's SQL for another backend (DuckLake: warehouse/backends.py).
+    rewrites each migration's SQL for another backend (DuckLake: warehouse/backends.py). With the
+    whole schema in place, the declared descriptions are then applied as COMMENT ON (warehouse/tables.py).
     """
     translate = translate or (lambda sql: sql)
     con.execute(translate(
@@ -77,4 +79,6 @@ def apply_migrations(
                 con.execute("rollback")
             raise
         applied.append(version)
+    if up_to is None:
+        apply_comments(con)
     return applied
