@@ -191,3 +191,19 @@ def test_the_load_column_lists_are_the_declared_columns():
         for column, dtype in schema.items():
             owners = [t for t in tables.TABLES if column in t.names and t.name in ("papers", "listings", name)]
             assert owners and all(t.column(column).polars == dtype for t in owners), (name, column)
+
+
+def _not_null_columns(table: tables.Table) -> set[str]:
+    return {c.name for c in table.columns if c.not_null}
+
+
+def test_no_check_re_tests_what_the_schema_enforces():
+    # A check that looks for nulls in a NOT NULL column, or for duplicate keys, can never fail.
+    for table in tables.TABLES:
+        for check in table.checks:
+            sql = check.sql.lower()
+            for column in _not_null_columns(table):
+                assert not re.search(rf"\b{column}\s+is\s+null\b", sql), (check.name, column)
+            if table.key:
+                key = r"\s*,\s*".join(table.key)
+                assert not re.search(rf"group\s+by\s+{key}\s+having\s+count", sql), check.name

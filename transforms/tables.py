@@ -183,8 +183,8 @@ PAPERS = Table(
     key=("paper_id",),
     write=MERGE,
     checks=(
-        Check("title_not_empty", "Every paper has a title with something besides whitespace in it.",
-              "select paper_id, title\nfrom papers\nwhere title is null or trim(title) = ''"),
+        Check("title_not_empty", "Every paper has a title with something besides whitespace in it (the column is not null: a null cannot get in).",
+              "select paper_id, title\nfrom papers\nwhere trim(title) = ''"),
     ),
 )
 
