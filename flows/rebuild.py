@@ -24,7 +24,7 @@ from ..transforms.hf_details import search_hits, title_resolved
 from ..warehouse import connection, enrichment, ledger, term_index
 from ..warehouse.checks import CheckContext
 from . import runs
-from .runs import publish_report, run_logger
+from .runs import run_logger
 
 REBUILD_LAKE = "lake.rebuild"
 REBUILD_WAREHOUSE = "warehouse.rebuild.duckdb"
@@ -152,26 +152,26 @@ def rebuild_from_raw(home: str | None = None) -> RunReport:
     the live warehouse; otherwise the live warehouse stays and the rebuild fails. The run ledger
     (and harvest/backfill state) is carried over, with this run added; the previous warehouse
     stays as warehouse.before-rebuild.duckdb (a backup holding more is never overwritten).
+    Like every writer, it runs as a recorded_run: the run starts in the live ledger (a failed or
+    refused rebuild is a failed run there), is carried into the new warehouse with the rest of the
+    ledger, and is finished and published in whichever warehouse is live when it ends.
     """
-    started = time.monotonic()
     settings = load_settings(home)
     if not settings.raw_dir.is_dir():
         raise errors.WarehouseError(f"no raw archive at {settings.raw_dir}: nothing to rebuild from")
     new_lake = settings.home / REBUILD_LAKE
     new_warehouse = settings.home / REBUILD_WAREHOUSE
     live = settings.warehouse_path
-    with runs.writer_session(settings, "rebuild"):
-        if live.exists():
-            # Brings the live warehouse to this schema and folds in any write-ahead log, so its
-            # run ledger can be carried over and the file moved safely.
-            connection.open_writer(live, settings.writer_wait).close()
+    with runs.recorded_run(settings, "rebuild-from-raw", {"raw": "raw/"}) as report:
+        # recorded_run has brought the live warehouse to this schema and started this run in it;
+        # closing it here folds in its write-ahead log, so its run ledger (this run included) can be
+        # carried over and the file moved safely.
+        connection.open_writer(live, settings.writer_wait).close()
         con = connection.open_writer(new_warehouse, settings.writer_wait)
         try:
             connection.limit_memory(con, registry.LOAD_MEMORY_MB)
-            if live.exists():
-                ledger.copy_run_ledger(con, live)
-                _carried_over(con, live)
-            report = RunReport(ledger.start_run(con, "rebuild-from-raw", {"raw": "raw/"}), "rebuild-from-raw")
+            ledger.copy_run_ledger(con, live)
+            _carried_over(con, live)
             groups = registry.split_by_load(iter_raw(settings.raw_dir))
             batches = 0
             # One batch in memory at a time: normalized, written, merged, dropped.
@@ -199,9 +199,6 @@ def rebuild_from_raw(home: str | None = None) -> RunReport:
                         "rebuild refused: the rebuilt warehouse holds less than the live one (" + ", ".join(smaller)
                         + "); the live warehouse is unchanged. Is part of raw/ missing, or of a kind this papertrends cannot read?")
             con = connection.open_writer(new_warehouse, settings.writer_wait)
-            report.seconds = time.monotonic() - started
-            ledger.finish_run(con, report.run_id, report.status, "; ".join(report.warnings)[:4000], **report.counts())
-            ledger.record_run_report(con, report.run_id, report.stages, report.warnings)
             term_index.rebuild_fts_if_stale(con)
         except BaseException:
             if con is not None:
@@ -214,6 +211,6 @@ def rebuild_from_raw(home: str | None = None) -> RunReport:
         con.execute("checkpoint")
         con.close()
         _swap_in(settings, new_lake, new_warehouse)
+        # recorded_run now finishes this run (copied over, still running) in the swapped-in warehouse.
     run_logger().info(f"rebuilt from {report.inputs} raw input(s) in {report.seconds:.1f}s")
-    publish_report(report, settings)
     return report

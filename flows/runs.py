@@ -46,24 +46,6 @@ def swept_temporaries(home: Path) -> list[Path]:
     return removed
 
 
-@contextlib.contextmanager
-def writer_session(settings: Settings, purpose: str):
-    """Hold the writer lock around a block, with leftovers of killed writers swept first; yields what was swept.
-
-    The lower half of recorded_run, for the one writer that records its run elsewhere (rebuild
-    starts its run in the warehouse it builds).
-    """
-    lock = locks.acquire_writer(settings.home, settings.writer_wait, purpose)
-    try:
-        removed = swept_temporaries(settings.home)
-        if removed:
-            logging.getLogger("papertrends").warning(
-                f"recovered from an interrupted run: {len(removed)} leftover file(s) removed")
-        yield removed
-    finally:
-        lock.release()
-
-
 def begin_writer_run(settings: Settings, flow_name: str, arguments: dict) -> int:
     """Take the writer lock, sweep leftovers, close runs a killed process left open, start a run.
 

@@ -118,3 +118,29 @@ def test_a_rebuild_whose_checks_fail_leaves_the_live_lake_and_warehouse_alone(tm
     assert "data checks failed, load rolled back: no_papers_at_all" in capsys.readouterr().err.splitlines()[-1]
     assert contents(home) == before and lake(home) == lake_before
     assert not (home / "lake.rebuild").exists() and not (home / "warehouse.rebuild.duckdb").exists()
+
+
+def test_a_failed_rebuild_is_recorded_in_the_ledger_and_published_like_every_writer_run(tmp_path, capsys, monkeypatch):
+    # Rebuild runs through runs.recorded_run like every other writer: a rebuild that fails is a failed
+    # run in the live ledger (`status` names it) and publishes its report; the data stay as they were.
+    from tests.test_integrity_reports import artifacts
+
+    home = tmp_path / "data"
+    write_daily_files(generate_daily_lists(dt.date(2025, 1, 1), dt.date(2025, 1, 2), seed=5), tmp_path / "files")
+    assert main(["--home", str(home), "ingest", "files", str(tmp_path / "files")]) == 0
+    before = contents(home)
+    shipped = checks.declared_checks()
+    strict = checks.Check("no_papers_at_all", "for this test: any paper offends", "select paper_id from papers")
+    monkeypatch.setattr(checks, "declared_checks", lambda: [*shipped, strict])
+    published_before = len(artifacts("papertrends-run-rebuild-from-raw"))
+    assert main(["--home", str(home), "rebuild"]) == 1
+    assert contents(home) == before
+    con = connection.open_reader(home / "warehouse.duckdb")
+    try:
+        flow, status, message = con.execute("select flow, status, message from runs where run_id = 2").fetchone()
+    finally:
+        con.close()
+    assert (flow, status) == ("rebuild-from-raw", "failed") and "no_papers_at_all" in message
+    published = artifacts("papertrends-run-rebuild-from-raw")
+    assert len(published) == published_before + 1 and "no_papers_at_all" in published[0].data
+    assert not (home / "lake.rebuild").exists() and not (home / "warehouse.rebuild.duckdb").exists()
