@@ -79,6 +79,19 @@ def apply_migrations(
                 con.execute("rollback")
             raise
         applied.append(version)
+    if applied and _file_path(con):
+        # DuckDB 1.5.5 cannot replay a write-ahead log holding an ALTER (or a column comment) of a
+        # table with a sequence default (runs): the file would not open again. A writer run closes
+        # without a checkpoint after a small load, so the schema change is checkpointed right here.
+        con.execute("checkpoint")
     if up_to is None:
         apply_comments(con)
     return applied
+
+
+def _file_path(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The DuckDB file behind the current database (None in memory or on DuckLake)."""
+    row = con.execute(
+        "select path from duckdb_databases() where database_name = current_database() and type = 'duckdb'"
+    ).fetchone()
+    return row[0] if row and row[0] else None
