@@ -20,7 +20,7 @@ How a kind loads (`loads`):
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -28,7 +28,7 @@ import polars as pl
 
 from ..sources import kinds as K
 from ..sources.raw_archive import RawRecord, write_atomically
-from ..transforms.arxiv import arxiv_listings, arxiv_papers, arxiv_row_schema, looks_like_snapshot_line
+from ..transforms.arxiv import arxiv_row_schema, looks_like_snapshot_line
 from ..transforms.hf_listings import LISTING_SCHEMA, QUARANTINE_SCHEMA
 from .arxiv import ARXIV_NORMALIZER_VERSION, arxiv_page_normalized, snapshot_line_batches
 from .lake import NORMALIZER_VERSION, normalized_batch, normalized_record
@@ -331,42 +331,15 @@ def files_by_table(files: Iterable[str]) -> dict[str, list[str]]:
     return tables
 
 
-def _read(files: list[str] | None, schema: dict) -> pl.DataFrame:
-    if not files:
-        return pl.DataFrame(schema=schema)
-    return pl.concat([pl.read_parquet(f).select(list(schema)).cast(schema) for f in files])
-
-
 def lake_files_loaded(con, tables: dict[str, list[str]], run_id: int, checks=None) -> dict:
-    """Merge lake files (by table) into the warehouse; returns the load counts as a dict.
+    """Merge lake files (by table) into the warehouse in one transaction; returns the load counts as a dict.
 
-    The one place the pipeline calls the warehouse load. When warehouse.loads.load_lake_files
-    (read_parquet inside DuckDB) lands, this becomes:
-        return asdict(loads.load_lake_files(con, tables, run_id, checks))
+    The one place the pipeline calls the warehouse load: warehouse.loads.load_lake_files reads the
+    files with read_parquet inside DuckDB, under its memory_limit, so Python never holds the rows.
     """
-    from dataclasses import asdict
-
     from ..warehouse import loads
 
-    schemas = lake_schemas()
-    listings = _read(tables.get("listings"), schemas["listings"])
-    quarantine = _read(tables.get("quarantine"), schemas["quarantine"])
-    rows = _read(tables.get("arxiv"), schemas["arxiv"])
-    deleted = _read(tables.get("arxiv_deleted"), schemas["arxiv_deleted"])
-    counts = loads.LoadCounts()
-    if rows.height:
-        # arXiv rows bring their own paper observations (the frame API takes them as `papers`).
-        arxiv_checks = None if listings.height or checks is None else replace(
-            checks, items_in=None if checks.items_in is None else checks.items_in - deleted.height)
-        counts.add(loads.load(con, arxiv_listings(rows), quarantine if not listings.height else quarantine.clear(),
-                              run_id, checks=arxiv_checks, papers=arxiv_papers(rows)))
-    if listings.height or not rows.height:
-        hf_checks = checks if checks is None or checks.items_in is None else replace(
-            checks, items_in=checks.items_in - rows.height - deleted.height)
-        counts.add(loads.load(con, listings, quarantine, run_id, checks=hf_checks))
-    result = asdict(counts)
-    result["deleted_new"] = loads.mark_arxiv_deleted(con, deleted) if deleted.height else 0
-    return result
+    return asdict(loads.load_lake_files(con, tables, run_id, checks))
 
 
 def empty_summary() -> dict:
@@ -414,13 +387,20 @@ def landings_normalized(lake_dir: Path, landed: list[str], batch_inputs: int = D
 LOAD_MEMORY_MB = 384
 
 
+def bounded(con, home: Path) -> None:
+    """Cap DuckDB's memory for a load at LOAD_MEMORY_MB, spilling beyond it to <data root>/tmp/duckdb-spill."""
+    from ..warehouse import loads
+
+    loads.bound_memory(con, LOAD_MEMORY_MB, Path(home) / loads.SPILL_FOLDER)
+
+
 def warehouse_loaded(settings, files: list[str], run_id: int, checks=None) -> dict:
     """Open the warehouse (bounded memory), merge these lake files, close; returns the load counts."""
     from ..warehouse import connection
 
     con = connection.open_writer(settings.warehouse_path, settings.writer_wait)
     try:
-        connection.limit_memory(con, LOAD_MEMORY_MB)
+        bounded(con, settings.home)
         return lake_files_loaded(con, files_by_table(files), run_id, checks)
     finally:
         con.close()
