@@ -20,6 +20,7 @@ How a kind loads (`loads`):
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -27,7 +28,7 @@ from typing import Callable, Iterable, Iterator
 import polars as pl
 
 from ..sources import kinds as K
-from ..sources.raw_archive import RawRecord, write_atomically
+from ..sources.raw_archive import RawRecord
 from ..transforms.arxiv import arxiv_row_schema, looks_like_snapshot_line
 from ..transforms.hf_listings import LISTING_SCHEMA, QUARANTINE_SCHEMA
 from .arxiv import ARXIV_NORMALIZER_VERSION, arxiv_page_normalized, snapshot_line_batches
@@ -301,10 +302,11 @@ def batch_written(lake_dir: Path, batch: Batch) -> dict[str, list[str]]:
     """Write a batch's frames once: one file per lake table and month; returns the files by table.
 
     File names derive from the batch's landings and the normalizer versions, so normalizing the
-    same landings again finds the files written and writes nothing. Each file is written to a
-    temporary name, fsynced and renamed before the warehouse commit can refer to it.
+    same landings again finds the files written and writes nothing. The batch's files are made
+    durable at one point (files_made_durable): all written to temporary names, then synced,
+    renamed and their folders synced once, before the warehouse commit can refer to them.
     """
-    written: dict[str, list[str]] = {}
+    planned: list[tuple[str, pl.DataFrame, Path]] = []
     for table, frame in batch.frames.items():
         if not frame.height:
             continue
@@ -312,11 +314,73 @@ def batch_written(lake_dir: Path, batch: Batch) -> dict[str, list[str]]:
             column, date_column = _MONTH_PARTITION[table]
             months = frame.with_columns(pl.col(date_column).dt.strftime("%Y-%m").alias(column))
             for (month,), part in months.group_by(column, maintain_order=True):
-                path = lake_dir / table / f"{column}={month}" / f"{batch.key}.parquet"
-                written.setdefault(table, []).append(str(write_parquet_once(part.drop(column), path)))
+                planned.append((table, part.drop(column), lake_dir / table / f"{column}={month}" / f"{batch.key}.parquet"))
         else:
-            written.setdefault(table, []).append(str(write_parquet_once(frame, lake_dir / table / f"{batch.key}.parquet")))
+            planned.append((table, frame, lake_dir / table / f"{batch.key}.parquet"))
+    files_made_durable(lake_dir, [(frame, path) for _, frame, path in planned])
+    written: dict[str, list[str]] = {}
+    for table, _, path in planned:
+        written.setdefault(table, []).append(str(path))
     return written
+
+
+def _temporary(path: Path) -> Path:
+    # Named like write_atomically's temporaries, so the next writer sweeps what a killed one left.
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _fsync(path: Path, directory: bool = False) -> None:
+    handle = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def files_made_durable(lake_dir: Path, files: list[tuple[pl.DataFrame, Path]]) -> None:
+    """Write lake files (frame, path) that do not exist yet, durable at one point for all of them.
+
+    Every file is written to a temporary sibling first; then each temporary is synced and renamed
+    into place, and each folder they sit in (and any folder made for them, up to the lake's parent)
+    is synced once. A file exists under its name only complete, so a file found there (the same
+    batch normalized before) is kept as it is. On an error no temporary is left behind.
+    """
+    import io
+
+    pending: list[tuple[Path, Path]] = []
+    folders: set[Path] = set()
+    try:
+        for frame, path in files:
+            if path.exists():
+                continue
+            for folder in (path.parent, *path.parent.parents):
+                if folder == lake_dir.parent:
+                    break
+                if not folder.exists():
+                    folders.add(folder.parent)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            folders.add(path.parent)
+            buffer = io.BytesIO()
+            frame.write_parquet(buffer, compression="zstd", statistics=True)
+            temporary = _temporary(path)
+            pending.append((temporary, path))
+            try:
+                temporary.write_bytes(buffer.getbuffer())
+            except OSError as error:
+                if error.filename is None:  # a failed write() names no file: say which one
+                    raise OSError(error.errno, error.strerror, str(path)) from error
+                raise
+        # The one durable point of the batch: contents first, then the names that point at them.
+        for temporary, _ in pending:
+            _fsync(temporary)
+        for temporary, path in pending:
+            os.replace(temporary, path)
+    except BaseException:
+        for temporary, _ in pending:
+            temporary.unlink(missing_ok=True)
+        raise
+    for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+        _fsync(folder, directory=True)
 
 
 def files_by_table(files: Iterable[str]) -> dict[str, list[str]]:
@@ -404,14 +468,3 @@ def warehouse_loaded(settings, files: list[str], run_id: int, checks=None) -> di
         return lake_files_loaded(con, files_by_table(files), run_id, checks)
     finally:
         con.close()
-
-
-def write_parquet_once(frame: pl.DataFrame, path: Path) -> Path:
-    """Write a lake file atomically (temporary, fsync, rename) unless it exists (same batch, same rows)."""
-    import io
-
-    if not path.exists():
-        buffer = io.BytesIO()
-        frame.write_parquet(buffer, compression="zstd", statistics=True)
-        write_atomically(path, buffer.getvalue())
-    return path
