@@ -169,7 +169,7 @@ def rebuild_from_raw(home: str | None = None) -> RunReport:
         connection.open_writer(live, settings.writer_wait).close()
         con = connection.open_writer(new_warehouse, settings.writer_wait)
         try:
-            connection.limit_memory(con, registry.LOAD_MEMORY_MB)
+            registry.bounded(con, settings.home)
             ledger.copy_run_ledger(con, live)
             _carried_over(con, live)
             groups = registry.split_by_load(iter_raw(settings.raw_dir))

@@ -20,16 +20,17 @@ How a kind loads (`loads`):
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+import os
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import polars as pl
 
 from ..sources import kinds as K
-from ..sources.raw_archive import RawRecord, write_atomically
+from ..sources.raw_archive import RawRecord
 from ..transforms import tables
-from ..transforms.arxiv import arxiv_listings, arxiv_papers, looks_like_snapshot_line
+from ..transforms.arxiv import looks_like_snapshot_line
 from ..transforms.hf_listings import QUARANTINE_SCHEMA
 from .arxiv import ARXIV_NORMALIZER_VERSION, arxiv_page_normalized, snapshot_line_batches
 from .lake import NORMALIZER_VERSION, normalized_batch, normalized_record
@@ -298,10 +299,11 @@ def batch_written(lake_dir: Path, batch: Batch) -> dict[str, list[str]]:
     """Write a batch's frames once: one file per lake table and month; returns the files by table.
 
     File names derive from the batch's landings and the normalizer versions, so normalizing the
-    same landings again finds the files written and writes nothing. Each file is written to a
-    temporary name, fsynced and renamed before the warehouse commit can refer to it.
+    same landings again finds the files written and writes nothing. The batch's files are made
+    durable at one point (files_made_durable): all written to temporary names, then synced,
+    renamed and their folders synced once, before the warehouse commit can refer to them.
     """
-    written: dict[str, list[str]] = {}
+    planned: list[tuple[str, pl.DataFrame, Path]] = []
     for table, frame in batch.frames.items():
         if not frame.height:
             continue
@@ -309,11 +311,73 @@ def batch_written(lake_dir: Path, batch: Batch) -> dict[str, list[str]]:
             column, date_column = _MONTH_PARTITION[table]
             months = frame.with_columns(pl.col(date_column).dt.strftime("%Y-%m").alias(column))
             for (month,), part in months.group_by(column, maintain_order=True):
-                path = lake_dir / table / f"{column}={month}" / f"{batch.key}.parquet"
-                written.setdefault(table, []).append(str(write_parquet_once(part.drop(column), path)))
+                planned.append((table, part.drop(column), lake_dir / table / f"{column}={month}" / f"{batch.key}.parquet"))
         else:
-            written.setdefault(table, []).append(str(write_parquet_once(frame, lake_dir / table / f"{batch.key}.parquet")))
+            planned.append((table, frame, lake_dir / table / f"{batch.key}.parquet"))
+    files_made_durable(lake_dir, [(frame, path) for _, frame, path in planned])
+    written: dict[str, list[str]] = {}
+    for table, _, path in planned:
+        written.setdefault(table, []).append(str(path))
     return written
+
+
+def _temporary(path: Path) -> Path:
+    # Named like write_atomically's temporaries, so the next writer sweeps what a killed one left.
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _fsync(path: Path, directory: bool = False) -> None:
+    handle = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def files_made_durable(lake_dir: Path, files: list[tuple[pl.DataFrame, Path]]) -> None:
+    """Write lake files (frame, path) that do not exist yet, durable at one point for all of them.
+
+    Every file is written to a temporary sibling first; then each temporary is synced and renamed
+    into place, and each folder they sit in (and any folder made for them, up to the lake's parent)
+    is synced once. A file exists under its name only complete, so a file found there (the same
+    batch normalized before) is kept as it is. On an error no temporary is left behind.
+    """
+    import io
+
+    pending: list[tuple[Path, Path]] = []
+    folders: set[Path] = set()
+    try:
+        for frame, path in files:
+            if path.exists():
+                continue
+            for folder in (path.parent, *path.parent.parents):
+                if folder == lake_dir.parent:
+                    break
+                if not folder.exists():
+                    folders.add(folder.parent)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            folders.add(path.parent)
+            buffer = io.BytesIO()
+            frame.write_parquet(buffer, compression="zstd", statistics=True)
+            temporary = _temporary(path)
+            pending.append((temporary, path))
+            try:
+                temporary.write_bytes(buffer.getbuffer())
+            except OSError as error:
+                if error.filename is None:  # a failed write() names no file: say which one
+                    raise OSError(error.errno, error.strerror, str(path)) from error
+                raise
+        # The one durable point of the batch: contents first, then the names that point at them.
+        for temporary, _ in pending:
+            _fsync(temporary)
+        for temporary, path in pending:
+            os.replace(temporary, path)
+    except BaseException:
+        for temporary, _ in pending:
+            temporary.unlink(missing_ok=True)
+        raise
+    for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+        _fsync(folder, directory=True)
 
 
 def files_by_table(files: Iterable[str]) -> dict[str, list[str]]:
@@ -328,42 +392,15 @@ def files_by_table(files: Iterable[str]) -> dict[str, list[str]]:
     return tables
 
 
-def _read(files: list[str] | None, schema: dict) -> pl.DataFrame:
-    if not files:
-        return pl.DataFrame(schema=schema)
-    return pl.concat([pl.read_parquet(f).select(list(schema)).cast(schema) for f in files])
-
-
 def lake_files_loaded(con, tables: dict[str, list[str]], run_id: int, checks=None) -> dict:
-    """Merge lake files (by table) into the warehouse; returns the load counts as a dict.
+    """Merge lake files (by table) into the warehouse in one transaction; returns the load counts as a dict.
 
-    The one place the pipeline calls the warehouse load. When warehouse.loads.load_lake_files
-    (read_parquet inside DuckDB) lands, this becomes:
-        return asdict(loads.load_lake_files(con, tables, run_id, checks))
+    The one place the pipeline calls the warehouse load: warehouse.loads.load_lake_files reads the
+    files with read_parquet inside DuckDB, under its memory_limit, so Python never holds the rows.
     """
-    from dataclasses import asdict
-
     from ..warehouse import loads
 
-    schemas = lake_schemas()
-    listings = _read(tables.get("listings"), schemas["listings"])
-    quarantine = _read(tables.get("quarantine"), schemas["quarantine"])
-    rows = _read(tables.get("arxiv"), schemas["arxiv"])
-    deleted = _read(tables.get("arxiv_deleted"), schemas["arxiv_deleted"])
-    counts = loads.LoadCounts()
-    if rows.height:
-        # arXiv rows bring their own paper observations (the frame API takes them as `papers`).
-        arxiv_checks = None if listings.height or checks is None else replace(
-            checks, items_in=None if checks.items_in is None else checks.items_in - deleted.height)
-        counts.add(loads.load(con, arxiv_listings(rows), quarantine if not listings.height else quarantine.clear(),
-                              run_id, checks=arxiv_checks, papers=arxiv_papers(rows)))
-    if listings.height or not rows.height:
-        hf_checks = checks if checks is None or checks.items_in is None else replace(
-            checks, items_in=checks.items_in - rows.height - deleted.height)
-        counts.add(loads.load(con, listings, quarantine, run_id, checks=hf_checks))
-    result = asdict(counts)
-    result["deleted_new"] = loads.mark_arxiv_deleted(con, deleted) if deleted.height else 0
-    return result
+    return asdict(loads.load_lake_files(con, tables, run_id, checks))
 
 
 def empty_summary() -> dict:
@@ -411,24 +448,20 @@ def landings_normalized(lake_dir: Path, landed: list[str], batch_inputs: int = D
 LOAD_MEMORY_MB = 384
 
 
+def bounded(con, home: Path) -> None:
+    """Cap DuckDB's memory for a load at LOAD_MEMORY_MB, spilling beyond it to <data root>/tmp/duckdb-spill."""
+    from ..warehouse import loads
+
+    loads.bound_memory(con, LOAD_MEMORY_MB, Path(home) / loads.SPILL_FOLDER)
+
+
 def warehouse_loaded(settings, files: list[str], run_id: int, checks=None) -> dict:
     """Open the warehouse (bounded memory), merge these lake files, close; returns the load counts."""
     from ..warehouse import connection
 
     con = connection.open_writer(settings.warehouse_path, settings.writer_wait)
     try:
-        connection.limit_memory(con, LOAD_MEMORY_MB)
+        bounded(con, settings.home)
         return lake_files_loaded(con, files_by_table(files), run_id, checks)
     finally:
         con.close()
-
-
-def write_parquet_once(frame: pl.DataFrame, path: Path) -> Path:
-    """Write a lake file atomically (temporary, fsync, rename) unless it exists (same batch, same rows)."""
-    import io
-
-    if not path.exists():
-        buffer = io.BytesIO()
-        frame.write_parquet(buffer, compression="zstd", statistics=True)
-        write_atomically(path, buffer.getvalue())
-    return path

@@ -48,8 +48,10 @@ def warehouse_state(home: Path) -> dict:
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
         return {
-            "papers": con.execute("select * exclude (observed_at, hf_observed_at, arxiv_observed_at) from papers order by paper_id").fetchall(),
-            "listings": con.execute("select * exclude (fetched_at) from listings order by all").fetchall(),
+            # Every column: times come from the saved files (their modification time), not from the run.
+            "papers": con.execute("select * from papers order by paper_id").fetchall(),
+            "listings": con.execute("select * from listings order by all").fetchall(),
+            # first_run_id is a run number: the killed run took one.
             "quarantine": con.execute("select * exclude (first_run_id) from quarantine order by all").fetchall(),
         }
     finally:

@@ -108,6 +108,32 @@ def test_lake_files_load_like_the_frames_in_any_order(tmp_path):
     reversed_.close()
 
 
+def test_a_batch_mixing_hf_arxiv_and_oai_deletions_passes_the_count_check(tmp_path):
+    """One load of HF listings, arXiv rows, OAI deleted records and quarantine: every item counts once
+    (a listing row, an arXiv row, a deleted record or a quarantined item), so items in = loaded +
+    quarantined holds and the checks pass; one item short of that rolls the load back."""
+    from papertrends.pipeline.registry import DELETED_SCHEMA
+    from papertrends.warehouse.checks import ChecksFailed, CheckContext
+
+    first, _, arxiv = batches()
+    deleted = pl.DataFrame([{"paper_id": "2401.00009", "datestamp": JAN, "first_seen_at": EARLY, "origin": "oai",
+                             "raw_sha256": "d"}], schema=DELETED_SCHEMA)
+    files = {"listings": [written(tmp_path, "a", first)], "arxiv": [written(tmp_path, "x", arxiv)],
+             "arxiv_deleted": [written(tmp_path, "d", deleted)], "quarantine": [written(tmp_path, "q", QUARANTINE)]}
+    items_in = first.height + arxiv.height + deleted.height + QUARANTINE.height
+
+    con = connection.open_writer(tmp_path / "w.duckdb")
+    with pytest.raises(ChecksFailed, match="items_accounted_for"):
+        loads.load_lake_files(con, files, 1, CheckContext(items_in=items_in + 1))
+    assert con.execute("select count(*) from listings").fetchone()[0] == 0
+    counts = loads.load_lake_files(con, files, 2, CheckContext(items_in=items_in))
+    assert (counts.listings_in, counts.quarantined_in, counts.deleted_new) == (first.height + arxiv.height, 2, 1)
+    assert con.execute("select paper_id from arxiv_deleted").fetchall() == [("2401.00009",)]
+    passed = con.execute("select check_name, passed from run_checks where run_id = 2 order by 1").fetchall()
+    assert passed and all(ok for _, ok in passed)
+    con.close()
+
+
 def test_unknown_lake_table_is_refused(tmp_path):
     con = connection.open_writer(tmp_path / "w.duckdb")
     with pytest.raises(ValueError, match="unknown lake table"):

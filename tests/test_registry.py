@@ -52,9 +52,8 @@ def tables(home) -> dict:
         for table in DATA_TABLES:
             columns = [c for (c,) in con.execute(
                 "select column_name from information_schema.columns where table_name = ? order by ordinal_position", [table]).fetchall()]
-            # first_run_id is a run number. The *observed_at bookkeeping depends on how observations
-            # were grouped into loads (known, see docs/lake.md "Rebuild and the warehouse").
-            kept = ", ".join(c for c in columns if c not in ("first_run_id", "observed_at", "hf_observed_at", "arxiv_observed_at"))
+            # first_run_id is a run number.
+            kept = ", ".join(c for c in columns if c not in ("first_run_id",))
             out[table] = con.execute(f"select {kept} from {table} order by all").fetchall()
         return out
     finally:

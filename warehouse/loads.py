@@ -208,7 +208,7 @@ def _drop_temp(con, *names: str) -> None:
 
 _TEMP_TABLES = (
     "load_listing_rows", "load_paper_observations", "load_listings_to_write", "load_papers_to_write",
-    "load_touched_papers", "batch_quarantine", "load_arxiv_rows",
+    "load_touched_papers", "batch_quarantine", "load_arxiv_rows", "batch_deleted",
 )
 
 
@@ -226,6 +226,8 @@ def _load(con, run_id: int, checks, *, listings, listings_carry_papers, arxiv, p
         _stage_paper_observations(con, arxiv, papers, paper_types)
         quarantine_rows = _typed(quarantine, {c: t for c, t in _QUARANTINE_TYPES.items()})
         con.execute(f"create temp table batch_quarantine as {quarantine_rows}")
+        con.execute(f"create temp table batch_deleted as {_typed(deleted, _column_types(con, 'arxiv_deleted'))}")
+        deleted_in = con.execute("select count(*) from batch_deleted").fetchone()[0]
         counts.listings_in = con.execute("select count(*) from load_listing_rows").fetchone()[0]
         counts.quarantined_in = con.execute("select count(*) from batch_quarantine").fetchone()[0]
         counts.listings_new, counts.listings_changed = _planned_listings(con)
@@ -247,9 +249,8 @@ def _load(con, run_id: int, checks, *, listings, listings_carry_papers, arxiv, p
             con.execute(PAPER_SOURCES_UPSERT.format(seen="load_listing_rows"))
         counts.quarantine_new = _inserted(con, "quarantine", QUARANTINE_INSERT.format(run_id=int(run_id)))
         counts.upvote_sightings_new = _inserted(con, "upvote_history", UPVOTES_FROM_LISTINGS_INSERT)
-        if deleted is not None:
-            counts.deleted_new = _inserted(con, "arxiv_deleted", ARXIV_DELETED_INSERT.format(
-                seen=f"({_typed(deleted, _column_types(con, 'arxiv_deleted'))})"))
+        if deleted_in:
+            counts.deleted_new = _inserted(con, "arxiv_deleted", ARXIV_DELETED_INSERT.format(seen="batch_deleted"))
 
         con.execute(
             "create temp table load_touched_papers as "
@@ -261,7 +262,7 @@ def _load(con, run_id: int, checks, *, listings, listings_carry_papers, arxiv, p
         if checks is not None:
             # The checks read the batch as batch_listings (every row it brought) and batch_quarantine.
             con.execute("create or replace temp view batch_listings as select * from load_listing_rows")
-            _check_batch(con, run_id, checks)
+            _check_batch(con, run_id, checks, deleted_in)
         con.execute("commit")
     except Exception as error:
         con.execute("rollback")
@@ -548,10 +549,20 @@ def _partitions(con) -> int:
     return max(1, -(-2 * int(size) // max(memory_limit_bytes(con) // 4, 1)))
 
 
-def _check_batch(con, run_id: int, context) -> None:
-    """Run the declared checks on the merged state and this batch; raise ChecksFailed on any failure."""
+def _check_batch(con, run_id: int, context, deleted_in: int = 0) -> None:
+    """Run the declared checks on the merged state and this batch; raise ChecksFailed on any failure.
+
+    The run counts every item it read: listing rows (Hugging Face and arXiv alike, one item each),
+    quarantined items, and OAI deleted records. items_accounted_for counts the batch's listing rows
+    and quarantine, so the deleted records (loaded into arxiv_deleted, not listings) are taken off
+    items_in here: items in = loaded + quarantined holds for a batch mixing every kind.
+    """
+    from dataclasses import replace
+
     from .checks import ChecksFailed, record_results, run_checks
 
+    if deleted_in and context.items_in is not None:
+        context = replace(context, items_in=context.items_in - deleted_in)
     results = run_checks(con, context)
     if not all(r.passed for r in results):
         raise ChecksFailed(results)
