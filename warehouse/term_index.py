@@ -152,7 +152,7 @@ def refresh(
         con.execute(f"create or replace temp view touched_paper_ids as select distinct paper_id from {touched_paper_ids}")
     else:
         con.register("touched_paper_ids", pl.DataFrame({"paper_id": touched_paper_ids.cast(pl.String).unique()}))
-    # Sorted, so paper keys are given out in paper_id order: the same keys on every backend and run.
+    # Sorted, so batches (and the paper keys they give out) are the same on every backend and run.
     state = con.execute(_PAPER_STATE_SQL, {"hf": HF_SOURCE_PATTERN, "arxiv": ARXIV_SOURCE, "unindexed": unindexed}).pl().sort("paper_id")
     # Papers that left the warehouse (a title-only paper merged into its arXiv id) leave the index too.
     con.register("still_indexable", state.select("paper_id"))
@@ -323,7 +323,8 @@ def _refresh_batch(con: duckdb.DuckDBPyConnection, state: pl.DataFrame) -> None:
     )
     known_keys = old.select("paper_id", "paper_key")
     keyed = state.join(known_keys, on="paper_id", how="left")
-    new_keys = keyed.filter(pl.col("paper_key").is_null()).with_row_index("offset")
+    # In paper_id order (a join keeps no order): the same keys on every backend and every run.
+    new_keys = keyed.filter(pl.col("paper_key").is_null()).sort("paper_id").with_row_index("offset")
     keyed = pl.concat(
         [
             keyed.filter(pl.col("paper_key").is_not_null()),
