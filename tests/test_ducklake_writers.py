@@ -118,3 +118,185 @@ def test_loads_into_a_ducklake_give_the_rows_of_the_file(tmp_path, postgres_serv
     assert data_tables_differing(embedded, lake) == {}
     assert duplicate_keys(home) == {}
     assert lake_rows(home, "select list(run_id order by run_id), list(distinct status) from runs") == [([1, 2, 3], ["completed"])]
+
+
+def cli(capsys, home: Path, *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main([*argv, "--home", str(home)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_every_writer_command_runs_on_a_ducklake(tmp_path, postgres_server, s3_credentials, prefect_harness, capsys):
+    """ingest hf / files / arxiv (API and OAI), backfill, enrich on one lake: every item once, every run completed."""
+    from papertrends.devkit.arxiv_stub_server import ArxivServer, generate_arxiv_papers
+    from papertrends.devkit.hf_stub_server import DailyPapersServer
+
+    lake = new_ducklake(postgres_server, s3_credentials)
+    home = lake_home(tmp_path, lake, backoff_base=0.02, max_attempts=2, read_timeout=5.0, arxiv_page_size=10)
+    lists = generate_daily_lists(dt.date(2025, 3, 1), dt.date(2025, 3, 4), seed=5)
+    saved = generate_daily_lists(dt.date(2025, 3, 5), dt.date(2025, 3, 6), seed=6)
+    write_daily_files(saved, tmp_path / "saved")
+    with DailyPapersServer(lists) as server:
+        assert cli(capsys, home, "ingest", "hf", "--date", "2025-03-01", "--base-url", server.base_url)[0] == 0
+        code, out, err = cli(capsys, home, "backfill", "--since", "2025-03-02", "--until", "2025-03-04", "--base-url", server.base_url)
+        assert code == 0, out + err
+        code, out, err = cli(capsys, home, "backfill", "--since", "2025-03-02", "--until", "2025-03-04", "--base-url", server.base_url)
+        assert code == 0 and "3 skipped" in out, out + err  # the backfill ledger (MERGE) says they are done
+        code, out, err = cli(capsys, home, "enrich", "--missing", "--base-url", server.base_url)
+        assert code == 0, out + err
+    assert cli(capsys, home, "ingest", "files", str(tmp_path / "saved"))[0] == 0
+    assert cli(capsys, home, "ingest", "files", str(tmp_path / "saved"))[0] == 0  # again: nothing new
+    papers = generate_arxiv_papers(25, seed=4)
+    with ArxivServer(papers, oai_page_size=10, deleted_every=7) as server:
+        code, out, err = cli(capsys, home, "ingest", "arxiv", "--oai", "--base-url", server.oai_url)
+        assert code == 0, out + err
+
+    hf_items = sum(len(v) for v in lists.values()) + sum(len(v) for v in saved.values())
+    assert lake_rows(home, "select count(*) from listings where source like 'hf_%'") == [(hf_items,)]
+    deleted = {p["id"] for i, p in enumerate(papers) if (i + 1) % 7 == 0}
+    assert lake_rows(home, "select count(*) from arxiv_deleted") == [(len(deleted),)]
+    assert lake_rows(home, "select status, records from oai_harvests") == [("completed", 25)]
+    assert lake_rows(home, "select count(*) from backfill_dates where status = 'done'") == [(3,)]
+    hf_papers = lake_rows(home, "select count(*) from papers where paper_id not like 'title:%' and paper_id in "
+                                "(select paper_id from listings where source like 'hf_%' and list_date <= '2025-03-04')")[0][0]
+    assert lake_rows(home, "select count(*) from paper_details")[0][0] == hf_papers > 0
+    assert duplicate_keys(home) == {}
+    runs = lake_rows(home, "select run_id, flow, status from runs order by run_id")
+    assert [r[0] for r in runs] == list(range(1, len(runs) + 1)) and len(runs) == 7
+    assert {r[2] for r in runs} == {"completed"}, runs
+    # The term index followed every load: trend answers from it.
+    code, out, _ = cli(capsys, home, "trend", "model", "--by", "month", "--format", "csv")
+    assert code == 0 and "2025-03" in out
+
+
+def test_search_index_and_rebuild_refuse_a_ducklake_with_a_reason(tmp_path, postgres_server, s3_credentials, prefect_harness, capsys):
+    lake = new_ducklake(postgres_server, s3_credentials)
+    home = lake_home(tmp_path, lake)
+    build_warehouse(home / "warehouse.duckdb", SINCE, dt.date(2025, 1, 3), seed=2)
+    (home / "raw").mkdir()
+    code, out, err = cli(capsys, home, "search", "--refresh-index")
+    assert code != 0 and "no BM25 search on a DuckLake" in err and "Traceback" not in err
+    code, out, err = cli(capsys, home, "search", "model")
+    assert code != 0 and "no BM25 search on a DuckLake" in err
+    code, out, err = cli(capsys, home, "status", "--format", "json")
+    assert code == 0 and json.loads(out)["search_index"].startswith("no BM25 search on a DuckLake")
+    code, out, err = cli(capsys, home, "rebuild")
+    assert code != 0 and "rebuild works on an embedded warehouse only" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_commit_conflict_is_retried(tmp_path, postgres_server, s3_credentials):
+    """Two transactions changing one row of a lake: the second commit conflicts, and is run again."""
+    lake = new_ducklake(postgres_server, s3_credentials)
+    first, second = backends.open_writer_ducklake(lake), backends.open_writer_ducklake(lake)
+    attempts = []
+
+    def mark_stale_racing() -> None:
+        attempts.append(1)
+        second.execute("begin transaction")
+        second.execute("update search_index_state set papers_behind = coalesce(papers_behind, 0) + 1")
+        if len(attempts) == 1:  # another writer commits the same row in between
+            first.execute("update search_index_state set papers_behind = coalesce(papers_behind, 0) + 10")
+        second.execute("commit")
+
+    try:
+        lake_locks.retrying_conflicts(mark_stale_racing)
+        assert len(attempts) == 2
+        assert second.execute("select papers_behind from search_index_state").fetchone()[0] == 11
+    finally:
+        first.close()
+        second.close()
+
+
+def child_env() -> dict:
+    from prefect.settings import get_current_settings
+
+    return {**os.environ, "PREFECT_API_URL": str(get_current_settings().api.url), "PREFECT_LOGGING_LEVEL": "WARNING"}
+
+
+def ingest_files_process(home: Path, folder: Path, env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "papertrends.cli.main", "--home", str(home), "ingest", "files", str(folder)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def test_two_machines_load_one_ducklake_at_once_while_a_reader_queries(tmp_path, postgres_server, s3_credentials, prefect_harness):
+    """Two writer processes (own data roots, as two machines) load overlapping inputs concurrently; exact counts."""
+    lake = new_ducklake(postgres_server, s3_credentials)
+    lists = generate_daily_lists(dt.date(2025, 4, 1), dt.date(2025, 4, 24), seed=9)
+    days = sorted(lists)
+    # Machine A saw days 1-16, machine B days 9-24: days 9-16 reach the lake twice, identical.
+    write_daily_files({d: lists[d] for d in days[:16]}, tmp_path / "a-files")
+    write_daily_files({d: lists[d] for d in days[8:]}, tmp_path / "b-files")
+    homes = [lake_home(tmp_path, lake, "machine-a"), lake_home(tmp_path, lake, "machine-b")]
+    # The lake exists before the race, so the reader has tables to query from its first moment.
+    backends.open_writer_ducklake(lake).close()
+    reader_errors, reads, done = [], [], threading.Event()
+
+    def reader() -> None:
+        while not done.is_set():
+            try:
+                con = connection.open_reader(homes[0] / "warehouse.duckdb")
+                try:
+                    reads.append(con.execute("select count(*), count(distinct (source, list_date, paper_id)) from listings").fetchone())
+                finally:
+                    con.close()
+            except Exception as error:  # noqa: BLE001 - any reader error fails the test below
+                reader_errors.append(repr(error))
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    env = child_env()
+    children = [ingest_files_process(home, tmp_path / folder, env) for home, folder in zip(homes, ("a-files", "b-files"))]
+    outputs = [child.communicate(timeout=300) for child in children]
+    done.set()
+    thread.join(timeout=30)
+    assert [c.returncode for c in children] == [0, 0], outputs
+    assert reader_errors == []
+    assert reads and all(total == distinct for total, distinct in reads)  # no reader ever saw a duplicate
+    expected = sum(len(lists[d]) for d in days)
+    assert lake_rows(homes[0], "select count(*) from listings") == [(expected,)]
+    papers = len({item["paper"]["id"] for d in days for item in lists[d]})
+    assert lake_rows(homes[0], "select count(*) from papers") == [(papers,)]
+    assert duplicate_keys(homes[0]) == {}
+    assert lake_rows(homes[0], "select count(*), count(distinct run_id), list(distinct status) from runs") == [(2, 2, ["completed"])]
+    # The term index counts every paper once.
+    assert lake_rows(homes[0], "select sum(papers) from term_counts where word_id = 0") == [(papers,)]
+
+
+def test_a_writer_killed_mid_load_leaves_the_lake_consistent_and_a_rerun_completes_it(
+        tmp_path, postgres_server, s3_credentials, prefect_harness):
+    lake = new_ducklake(postgres_server, s3_credentials)
+    lists = generate_daily_lists(dt.date(2025, 5, 1), dt.date(2025, 5, 20), seed=12)
+    write_daily_files(lists, tmp_path / "files")
+    home = lake_home(tmp_path, lake)
+    backends.open_writer_ducklake(lake).close()
+    child = ingest_files_process(home, tmp_path / "files", child_env())
+    # Kill it once its run is in the ledger and its lake files are written: it is loading.
+    deadline = time.monotonic() + 120
+    killed = False
+    while child.poll() is None and time.monotonic() < deadline:
+        if len(list((home / "lake").rglob("*.parquet"))) >= 1 and lake_rows(home, "select count(*) from runs")[0][0]:
+            time.sleep(0.3)
+            child.send_signal(signal.SIGKILL)
+            killed = True
+            break
+        time.sleep(0.05)
+    child.communicate(timeout=60)
+    assert killed and child.returncode == -signal.SIGKILL
+    # Consistent: every table readable, no key twice, no run half-recorded as completed.
+    assert duplicate_keys(home) == {}
+    assert lake_rows(home, "select status from runs") == [("running",)]
+    # The merge lock died with the process: a rerun neither waits nor loads anything twice.
+    rerun = ingest_files_process(home, tmp_path / "files", child_env())
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, out + err
+    expected = sum(len(v) for v in lists.values())
+    assert lake_rows(home, "select count(*) from listings") == [(expected,)]
+    assert duplicate_keys(home) == {}
+    assert lake_rows(home, "select status from runs order by run_id") == [("interrupted",), ("completed",)]
+    assert lake_rows(home, "select sum(papers) from term_counts where word_id = 0") == \
+        lake_rows(home, "select count(*) from papers")
