@@ -225,11 +225,11 @@ def ingest_files_process(home: Path, folder: Path, env: dict) -> subprocess.Pope
 def test_two_machines_load_one_ducklake_at_once_while_a_reader_queries(tmp_path, postgres_server, s3_credentials, prefect_harness):
     """Two writer processes (own data roots, as two machines) load overlapping inputs concurrently; exact counts."""
     lake = new_ducklake(postgres_server, s3_credentials)
-    lists = generate_daily_lists(dt.date(2025, 4, 1), dt.date(2025, 4, 24), seed=9)
+    lists = generate_daily_lists(dt.date(2025, 4, 1), dt.date(2025, 4, 12), seed=9)
     days = sorted(lists)
-    # Machine A saw days 1-16, machine B days 9-24: days 9-16 reach the lake twice, identical.
-    write_daily_files({d: lists[d] for d in days[:16]}, tmp_path / "a-files")
-    write_daily_files({d: lists[d] for d in days[8:]}, tmp_path / "b-files")
+    # Machine A saw days 1-8, machine B days 5-12: days 5-8 reach the lake twice, identical.
+    write_daily_files({d: lists[d] for d in days[:8]}, tmp_path / "a-files")
+    write_daily_files({d: lists[d] for d in days[4:]}, tmp_path / "b-files")
     homes = [lake_home(tmp_path, lake, "machine-a"), lake_home(tmp_path, lake, "machine-b")]
     # The lake exists before the race, so the reader has tables to query from its first moment.
     backends.open_writer_ducklake(lake).close()
@@ -270,7 +270,7 @@ def test_two_machines_load_one_ducklake_at_once_while_a_reader_queries(tmp_path,
 def test_a_writer_killed_mid_load_leaves_the_lake_consistent_and_a_rerun_completes_it(
         tmp_path, postgres_server, s3_credentials, prefect_harness):
     lake = new_ducklake(postgres_server, s3_credentials)
-    lists = generate_daily_lists(dt.date(2025, 5, 1), dt.date(2025, 5, 20), seed=12)
+    lists = generate_daily_lists(dt.date(2025, 5, 1), dt.date(2025, 5, 10), seed=12)
     write_daily_files(lists, tmp_path / "files")
     home = lake_home(tmp_path, lake)
     backends.open_writer_ducklake(lake).close()
