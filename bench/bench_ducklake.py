@@ -5,8 +5,9 @@
 Builds a `size`-paper warehouse with bench_trend's generator, copies it into a DuckLake whose
 catalog is a real PostgreSQL server and whose data go to moto's S3 server (both started here
 through papertrends.devkit.services, on 127.0.0.1), and times bench_trend's queries on both,
-plus the migration itself and opening a reader. Loads into DuckLake await the streaming loads
-(issue 13), so the bulk ingest on DuckLake is not measured yet. `run(size)` returns the rows.
+plus the migration itself and opening a reader. With --ingest it also times the real bulk ingest
+(`ingest files` of bench/corpus.py's Hugging Face daily files, `size` papers) into an embedded
+file and into a DuckLake, each from an empty warehouse. `run(size)` returns the rows.
 """
 
 from __future__ import annotations
@@ -44,7 +45,29 @@ def _open_ms(path: Path, repeat: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
-def run(size: int, repeat: int = 5) -> list[dict]:
+def _ingest_rows(folder: Path, lake: backends.DuckLake, size: int) -> list[dict]:
+    """Time `ingest files` of a `size`-paper HF corpus into a new embedded file and into `lake`."""
+    from bench import corpus
+    from papertrends.flows.ingest import ingest_files
+
+    generated = folder / "corpus"
+    corpus.generate(generated, size, arxiv=False)
+    rows = []
+    for backend in ("embedded", "ducklake"):
+        home = folder / f"ingest-{backend}"
+        home.mkdir()
+        if backend == "ducklake":
+            (home / "papertrends.toml").write_text(
+                f"warehouse = {lake.url!r}\nducklake_data_path = {lake.data_path!r}\ns3_endpoint = {lake.s3_endpoint!r}\n")
+        started = time.perf_counter()
+        report = ingest_files([str(generated / "hf")], home=str(home))
+        seconds = time.perf_counter() - started
+        rows.append({"benchmark": "ducklake", "backend": backend, "query": f"ingest files ({report.items_in} items)",
+                     "ms": round(seconds * 1000, 1), "matches": report.status == "completed"})
+    return rows
+
+
+def run(size: int, repeat: int = 5, ingest: bool = False) -> list[dict]:
     """Build, migrate, and time the trend queries on both backends; rows of (backend, query, ms)."""
     reason = missing_postgres() or missing_s3()
     if reason:
@@ -72,6 +95,12 @@ def run(size: int, repeat: int = 5) -> list[dict]:
                          "ms": round(_open_ms(path, repeat), 1), "matches": None})
             for row in bench_trend.queries(path, repeat):
                 rows.append({"benchmark": "ducklake", "backend": backend, **row})
+        if ingest:
+            target = backends.DuckLake(
+                catalog=f"postgres:{pg.create_database('ingest')}", data_path=f"{s3.create_bucket('ingest')}/warehouse/",
+                s3_endpoint=s3.url, s3_region=s3.region,
+            )
+            rows += _ingest_rows(Path(folder), target, size)
         for row in rows:
             row["papers"] = size
         return rows
@@ -81,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=30_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--ingest", action="store_true", help="also time the bulk ingest on both backends")
     args = parser.parse_args(argv)
-    for row in run(args.size, args.repeat):
+    for row in run(args.size, args.repeat, ingest=args.ingest):
         print(row)
     return 0
 

@@ -21,11 +21,19 @@ from ..pipeline import registry
 from ..pipeline.details import details_normalized
 from ..sources.raw_archive import iter_raw
 from ..transforms.hf_details import search_hits, title_resolved
-from ..warehouse import connection, enrichment, ledger, term_index
+from ..warehouse import backends, connection, enrichment, ledger, term_index
 from ..warehouse.checks import CheckContext
 from . import runs
 from .runs import run_logger
 
+# A DuckLake is loaded by writers on many machines, each from its own raw archive: no one data
+# root's raw/ holds what the lake holds, so a rebuild from it would drop the other machines' rows
+# (and the refusal to shrink would stop it anyway). Old states stay readable by time travel.
+REBUILD_REFUSES_DUCKLAKE = (
+    "rebuild works on an embedded warehouse only: a DuckLake is fed from the raw archives of every machine "
+    "that loads it, and this data root's raw/ is only one of them. Rebuild into a file (unset `warehouse`), "
+    "then `papertrends migrate --to <ducklake url>` into a new lake; read the lake's older states with --as-of"
+)
 REBUILD_LAKE = "lake.rebuild"
 REBUILD_WAREHOUSE = "warehouse.rebuild.duckdb"
 BACKUP_WAREHOUSE = "warehouse.before-rebuild.duckdb"
@@ -157,6 +165,8 @@ def rebuild_from_raw(home: str | None = None) -> RunReport:
     ledger, and is finished and published in whichever warehouse is live when it ends.
     """
     settings = load_settings(home)
+    if backends.ducklake_of(settings) is not None:
+        raise errors.WarehouseError(REBUILD_REFUSES_DUCKLAKE)
     if not settings.raw_dir.is_dir():
         raise errors.WarehouseError(f"no raw archive at {settings.raw_dir}: nothing to rebuild from")
     new_lake = settings.home / REBUILD_LAKE

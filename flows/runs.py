@@ -81,6 +81,7 @@ def end_writer_run(settings: Settings, report) -> None:
             message = "; ".join(report.failures + report.warnings)[:4000]
             ledger.finish_run(con, report.run_id, report.status, message, **report.counts())
             ledger.record_run_report(con, report.run_id, getattr(report, "stages", []), report.warnings)
+            ledger.end_run(con, report.run_id)
             # The BM25 search index is not rebuilt here (a whole-corpus rebuild per run); loads count
             # what it is behind by, and `papertrends search --refresh-index` catches it up.
             # A few ledger rows do not warrant a checkpoint at close (it would rewrite the last row

@@ -35,8 +35,15 @@ def listings(*rows):
     return pl.DataFrame(frame, schema=LISTING_SCHEMA)
 
 
-@pytest.fixture
-def con(tmp_path):
+@pytest.fixture(params=["file", "ducklake"])
+def con(request, tmp_path):
+    """A writer on an embedded file, then on a DuckLake (PostgreSQL + S3): the checks behave alike."""
+    if request.param == "ducklake":
+        from services import new_ducklake
+        from testsupport import write_settings
+
+        lake = new_ducklake(request.getfixturevalue("postgres_server"), request.getfixturevalue("s3_credentials"))
+        write_settings(tmp_path, warehouse=lake.url, ducklake_data_path=lake.data_path, s3_endpoint=lake.s3_endpoint)
     writer = connection.open_writer(tmp_path / "warehouse.duckdb")
     yield writer
     writer.close()

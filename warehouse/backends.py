@@ -12,10 +12,11 @@ DuckLake 1.5.5 differs from a DuckDB file; checked by experiment (docs/scale-out
   translated by `ducklake_ddl`, which drops exactly those clauses and fails on anything it does
   not know how to translate; uniqueness on DuckLake rests on writers that MERGE by key;
 - so `insert or replace` and `insert ... on conflict` do not bind (no constraint to conflict on),
-  and `insert ... returning` is refused: the loads, the run ledger (run ids from a sequence) and
-  the other upserts must use MERGE INTO, which DuckLake supports. Until the streaming loads
-  (issue 13) do, writer runs refuse DuckLake with a clear message (`WRITER_RUNS_ON_DUCKLAKE`);
-  `papertrends migrate` fills a DuckLake from an embedded warehouse;
+  and `insert ... returning` is refused: every writer upserts with MERGE INTO or inserts what an
+  anti join leaves (the same SQL on both backends), and run ids are the highest + 1;
+- two transactions inserting the same new key both commit (no conflict is raised): writers hold
+  a PostgreSQL advisory lock around each merge (warehouse/lake_locks.py) and retry a commit that
+  conflicts;
 - views and macros (scalar and table) are stored in the catalog and work as on a file;
 - every commit is a snapshot; a read can attach the lake AT a snapshot (time travel, `as_of`).
 
@@ -37,14 +38,15 @@ import duckdb
 
 from ..core.errors import WarehouseError
 from ..core.settings import Settings, load_settings
+from . import lake_locks
 
 EMBEDDED_FILE = "warehouse.duckdb"
 LAKE_ALIAS = "lake"
 
-# Writer runs (ingest, enrich, backfill, rebuild) load with `insert or replace`, `on conflict` and
-# a run-id sequence, none of which DuckLake has. The streaming loads (issue 13) replace them with
-# MERGE INTO; whoever lands that sets this to True (and tests/test_scaleout.py's writer test flips).
-WRITER_RUNS_ON_DUCKLAKE = False
+# Writer runs (ingest, enrich, backfill) load into a DuckLake: every write statement is one DuckLake
+# takes (MERGE INTO, anti-join inserts, run ids without a sequence). `rebuild` refuses a DuckLake
+# (flows/rebuild.py says why).
+WRITER_RUNS_ON_DUCKLAKE = True
 
 # Extension name -> (wheel module, file stem) for what a DuckLake connection needs.
 _EXTENSIONS = {
@@ -192,6 +194,8 @@ def open_ducklake(lake: DuckLake, read_only: bool, as_of: str | int | None = Non
         con.execute("set TimeZone = 'UTC'")
         con.execute("set enable_progress_bar = false")
         attach(con, lake, read_only=read_only, snapshot=snapshot, snapshot_time=snapshot_time)
+        if not read_only:
+            lake_locks.register(con, lake.catalog)
         con.execute(f"use {LAKE_ALIAS}")
         # Table macros bind their tables when created: an empty lake gets them after its migrations.
         if con.execute("select count(*) from duckdb_tables() where table_name = 'term_papers'").fetchone()[0]:
@@ -304,7 +308,10 @@ def open_writer_ducklake(lake: DuckLake, writer_run: bool = False) -> duckdb.Duc
         )
     con = open_ducklake(lake, read_only=False)
     try:
-        if apply_migrations(con, translate=lambda sql: ducklake_ddl(sql, con)):
+        # Two writers opening a new lake at once would both create its tables: one migrates, the other waits.
+        with lake_locks.writer_section(con):
+            migrated = apply_migrations(con, translate=lambda sql: ducklake_ddl(sql, con))
+        if migrated:
             session_macros(con)
     except BaseException:
         con.close()

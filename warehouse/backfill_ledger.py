@@ -10,11 +10,20 @@ import datetime as dt
 
 import duckdb
 
+from . import lake_locks
+
 DONE, FAILED = "done", "failed"
 
+# MERGE, not INSERT OR REPLACE: DuckLake has no key to replace by (warehouse/backends.py).
 UPSERT = """
-insert or replace into backfill_dates (source, list_date, status, closed, pages, items, reason, run_id, updated_at)
-values (?, ?, ?, ?, ?, ?, ?, ?, now())
+merge into backfill_dates as t
+using (
+    select ?::varchar as source, ?::date as list_date, ?::varchar as status, ?::boolean as closed, ?::integer as pages,
+           ?::integer as items, ?::varchar as reason, ?::bigint as run_id, now() as updated_at
+) as s
+on t.source = s.source and t.list_date = s.list_date
+when matched then update by name
+when not matched then insert by name
 """
 
 DATES_WITH_STATUS = """
@@ -38,7 +47,9 @@ def record(
     reason: str | None = None,
 ) -> None:
     """Write the outcome of one date, replacing the previous one."""
-    con.execute(UPSERT, [source, dt.date.fromisoformat(list_date), status, closed, pages, items, reason, run_id])
+    with lake_locks.writer_section(con):
+        lake_locks.retrying_conflicts(lambda: con.execute(
+            UPSERT, [source, dt.date.fromisoformat(list_date), status, closed, pages, items, reason, run_id]))
 
 
 def done_dates(con: duckdb.DuckDBPyConnection, source: str) -> set[str]:

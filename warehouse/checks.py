@@ -78,8 +78,16 @@ def run_checks(con: duckdb.DuckDBPyConnection, context: CheckContext, checks: li
 def record_results(con: duckdb.DuckDBPyConnection, run_id: int, results: list[CheckResult]) -> None:
     """Store a run's check results (replacing any earlier ones of the same run)."""
     for result in results:
+        # MERGE, not INSERT OR REPLACE: DuckLake has no key to replace by (warehouse/backends.py).
         con.execute(
-            "insert or replace into run_checks values (?, ?, ?, ?, ?, now())",
+            """
+            merge into run_checks as t
+            using (select ?::bigint as run_id, ?::varchar as check_name, ?::boolean as passed, ?::bigint as offending,
+                          ?::varchar as example, now() as checked_at) as s
+            on t.run_id = s.run_id and t.check_name = s.check_name
+            when matched then update by name
+            when not matched then insert by name
+            """,
             [run_id, result.name, result.passed, result.offending, result.example],
         )
 

@@ -6,7 +6,7 @@ import duckdb
 import polars as pl
 
 from ..transforms.papers import PAPER_COLUMNS, papers_merged, rows_new_or_changed
-from . import term_index
+from . import lake_locks, term_index
 from .loads import LoadCounts, existing_rows, record_upvotes
 
 
@@ -24,6 +24,11 @@ def load_paper_details(
     con: duckdb.DuckDBPyConnection, papers: pl.DataFrame, sightings: pl.DataFrame, answers: pl.DataFrame
 ) -> LoadCounts:
     """Merge detail papers rows, their upvote sightings and the per-paper answer ledger, in one transaction."""
+    with lake_locks.writer_section(con):
+        return lake_locks.retrying_conflicts(lambda: _load_paper_details(con, papers, sightings, answers))
+
+
+def _load_paper_details(con, papers: pl.DataFrame, sightings: pl.DataFrame, answers: pl.DataFrame) -> LoadCounts:
     counts = LoadCounts()
     con.execute("begin transaction")
     try:
@@ -34,19 +39,33 @@ def load_paper_details(
             to_write, counts.papers_new, counts.papers_changed = rows_new_or_changed(merged, existing, ["paper_id"])
             if to_write.height:
                 con.register("papers_to_write", to_write)
-                con.execute("insert or replace into papers by name select * from papers_to_write")
+                # MERGE, not INSERT OR REPLACE: DuckLake has no key to replace by (warehouse/backends.py).
+                con.execute(
+                    "merge into papers as t using papers_to_write as s on t.paper_id = s.paper_id "
+                    "when matched then update by name when not matched then insert by name"
+                )
                 con.unregister("papers_to_write")
                 term_index.refresh(con, to_write["paper_id"])
         counts.upvote_sightings_new = record_upvotes(con, sightings)
         if answers.height:
             con.register("answers_to_write", answers)
-            con.execute("insert or replace into paper_details by name select * from answers_to_write")
+            con.execute(
+                "merge into paper_details as t using answers_to_write as s on t.paper_id = s.paper_id "
+                "when matched then update by name when not matched then insert by name"
+            )
             con.unregister("answers_to_write")
         con.execute("commit")
     except Exception:
-        con.execute("rollback")
+        _rollback(con)
         raise
     return counts
+
+
+def _rollback(con) -> None:
+    try:
+        con.execute("rollback")
+    except duckdb.TransactionException:
+        pass  # a failed commit (a DuckLake conflict) left nothing to roll back
 
 
 def unresolved_titles(con: duckdb.DuckDBPyConnection, retry_not_found: bool = False) -> list[tuple[str, str]]:
@@ -67,10 +86,23 @@ def resolve_title(
     replaying the answer records the same time; defaults to now. Listing rows move to the real id unless that list already has the real paper (then the
     synthetic row is dropped: no duplicates); paper fields merge (newest non-null wins).
     """
+    with lake_locks.writer_section(con):
+        lake_locks.retrying_conflicts(
+            lambda: _resolve_title(con, synthetic_id, title, paper_id, status, raw_sha256, resolved_at))
+
+
+def _resolve_title(con, synthetic_id, title, paper_id, status, raw_sha256, resolved_at) -> None:
     con.execute("begin transaction")
     try:
         con.execute(
-            "insert or replace into title_resolutions values (?, ?, ?, ?, coalesce(?, now()), ?)",
+            """
+            merge into title_resolutions as t
+            using (select ?::varchar as synthetic_id, ?::varchar as title, ?::varchar as paper_id, ?::varchar as status,
+                          coalesce(?::timestamptz, now()) as resolved_at, ?::varchar as raw_sha256) as s
+            on t.synthetic_id = s.synthetic_id
+            when matched then update by name
+            when not matched then insert by name
+            """,
             [synthetic_id, title, paper_id, status, resolved_at, raw_sha256],
         )
         if paper_id:
@@ -94,5 +126,5 @@ def resolve_title(
             term_index.refresh(con, pl.Series([synthetic_id, paper_id]))
         con.execute("commit")
     except Exception:
-        con.execute("rollback")
+        _rollback(con)
         raise

@@ -7,13 +7,46 @@ from pathlib import Path
 
 import duckdb
 
+from . import lake_locks
+
 
 def start_run(con: duckdb.DuckDBPyConnection, flow: str, arguments: dict) -> int:
-    """Record a run as started; returns its run_id."""
-    return con.execute(
-        "insert into runs (flow, arguments, started_at, status) values (?, ?, now(), 'running') returning run_id",
-        [flow, json.dumps(arguments, default=str, sort_keys=True)],
-    ).fetchone()[0]
+    """Record a run as started; returns its run_id (the highest so far + 1).
+
+    Run ids come from the ledger itself, not from a sequence or RETURNING (DuckLake has neither):
+    the writer lock (file) or the lake's merge lock (DuckLake, lake_locks) makes "highest + 1"
+    unique. On a DuckLake the run is also marked alive (lake_locks.hold_run) before it is visible
+    as 'running', so close_interrupted_runs on another machine never takes it for a dead one.
+    """
+    def insert() -> int:
+        con.execute("begin transaction")
+        try:
+            run_id = con.execute("select coalesce(max(run_id), 0) + 1 from runs").fetchone()[0]
+            lake_locks.hold_run(con, run_id)
+            con.execute(
+                "insert into runs (run_id, flow, arguments, started_at, status) values (?, ?, ?, now(), 'running')",
+                [run_id, flow, json.dumps(arguments, default=str, sort_keys=True)],
+            )
+            con.execute("commit")
+        except BaseException:
+            _rollback(con)
+            raise
+        return run_id
+
+    with lake_locks.writer_section(con):
+        return lake_locks.retrying_conflicts(insert)
+
+
+def end_run(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+    """The run's process is done with it: on a DuckLake its liveness mark goes (nothing on a file)."""
+    lake_locks.release_run(con, run_id)
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.execute("rollback")
+    except duckdb.TransactionException:
+        pass  # a failed commit (a DuckLake conflict) left nothing to roll back
 
 
 def finish_run(con: duckdb.DuckDBPyConnection, run_id: int, status: str, message: str = "", **counts: int) -> None:
@@ -26,41 +59,55 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: int, status: str, message
     if unknown:
         raise ValueError(f"unknown run counts: {sorted(unknown)}")
     assignments = "".join(f", {name} = ?" for name in counts)
-    con.execute(
-        f"update runs set finished_at = now(), status = ?, message = ?{assignments} where run_id = ?",
-        [status, message, *counts.values(), run_id],
-    )
+    with lake_locks.writer_section(con):
+        lake_locks.retrying_conflicts(lambda: con.execute(
+            f"update runs set finished_at = now(), status = ?, message = ?{assignments} where run_id = ?",
+            [status, message, *counts.values(), run_id],
+        ))
 
 
 def close_interrupted_runs(con: duckdb.DuckDBPyConnection) -> int:
-    """Mark runs still 'running' as interrupted; call only while holding the writer lock."""
-    interrupted = con.execute(
-        "update runs set status = 'interrupted', message = coalesce(message, '') || "
-        "'the process ended before the run finished (killed or crashed); nothing it loaded was half-applied' "
-        "where status = 'running' returning run_id"
-    ).fetchall()
-    return len(interrupted)
+    """Mark runs still 'running' whose process is gone as interrupted; returns how many.
+
+    On the embedded file call it only while holding the writer lock: then every 'running' run is
+    a dead one. On a DuckLake other machines' writers run at the same time: only runs nobody
+    holds alive (lake_locks.run_is_alive) are closed.
+    """
+    with lake_locks.writer_section(con):
+        running = [r for (r,) in con.execute("select run_id from runs where status = 'running'").fetchall()]
+        dead = [r for r in running if not lake_locks.run_is_alive(con, r)]
+        if dead:
+            lake_locks.retrying_conflicts(lambda: con.execute(
+                "update runs set status = 'interrupted', message = coalesce(message, '') || "
+                "'the process ended before the run finished (killed or crashed); nothing it loaded was half-applied' "
+                "where run_id in (select unnest(?::bigint[]))", [dead],
+            ))
+    return len(dead)
 
 
 def record_run_report(
     con: duckdb.DuckDBPyConnection, run_id: int, stages: list[dict], warnings: list[str]
 ) -> None:
     """Store a run's stages (name, items, seconds, detail) and warnings, in one transaction."""
-    con.execute("begin transaction")
-    try:
-        con.execute("delete from run_stages where run_id = ?", [run_id])
-        con.execute("delete from run_warnings where run_id = ?", [run_id])
-        for order, stage in enumerate(stages):
-            con.execute(
-                "insert into run_stages values (?, ?, ?, ?, ?, ?)",
-                [run_id, order, stage["stage"], stage.get("items"), stage.get("seconds"), stage.get("detail")],
-            )
-        for position, warning in enumerate(warnings):
-            con.execute("insert into run_warnings values (?, ?, ?)", [run_id, position, warning[:4000]])
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
+    def store() -> None:
+        con.execute("begin transaction")
+        try:
+            con.execute("delete from run_stages where run_id = ?", [run_id])
+            con.execute("delete from run_warnings where run_id = ?", [run_id])
+            for order, stage in enumerate(stages):
+                con.execute(
+                    "insert into run_stages values (?, ?, ?, ?, ?, ?)",
+                    [run_id, order, stage["stage"], stage.get("items"), stage.get("seconds"), stage.get("detail")],
+                )
+            for position, warning in enumerate(warnings):
+                con.execute("insert into run_warnings values (?, ?, ?)", [run_id, position, warning[:4000]])
+            con.execute("commit")
+        except Exception:
+            _rollback(con)
+            raise
+
+    with lake_locks.writer_section(con):
+        lake_locks.retrying_conflicts(store)
 
 
 RUN_LEDGER_TABLES = ("runs", "run_checks", "run_stages", "run_warnings")

@@ -27,7 +27,7 @@ import polars as pl
 from ..transforms import tables
 from ..transforms.papers import ARXIV_FIELDS, PAPER_COLUMNS, SHARED_FIELDS
 from ..transforms.terms import search_text_expr
-from . import term_index
+from . import lake_locks, term_index
 
 # Column lists from the table declarations (transforms/tables.py).
 LISTING_KEY = list(tables.LISTINGS.key)
@@ -85,8 +85,9 @@ def bound_memory(con: duckdb.DuckDBPyConnection, megabytes: int = DEFAULT_MEMORY
     Returns the spill folder. DuckDB removes its spill files itself when the connection closes.
     """
     if spill_dir is None:
-        row = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()
-        if row and row[0]:
+        row = con.execute("select path, type from duckdb_databases() where database_name = current_database()").fetchone()
+        # A DuckLake's "path" is its catalog (a conninfo), not a folder: it spills to the temp folder.
+        if row and row[0] and row[1] == "duckdb":
             base = Path(row[0]).parent
         else:  # an in-memory database has no data root
             import tempfile
@@ -179,6 +180,14 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _rollback(con) -> None:
+    """Roll back what is open; a commit that failed (a DuckLake conflict) has nothing left to roll back."""
+    try:
+        con.execute("rollback")
+    except duckdb.TransactionException:
+        pass
+
+
 def _column_types(con, table: str) -> dict[str, str]:
     """Column name -> DuckDB type of a warehouse table, from its DDL."""
     rows = con.execute(
@@ -212,7 +221,25 @@ _TEMP_TABLES = (
 )
 
 
-def _load(con, run_id: int, checks, *, listings, listings_carry_papers, arxiv, papers, quarantine, deleted) -> LoadCounts:
+def _load(con, run_id: int, checks, **relations) -> LoadCounts:
+    """The merge, its index catch-up and its checkpoint rule; on a DuckLake inside the lake's merge lock.
+
+    On DuckLake no key stops two writers inserting the same new paper, so the whole merge (the reads
+    that plan it through the commit) holds lake_locks.writer_section; a commit that still conflicts
+    (a writer outside the lock) is retried from its planning. Nothing changes on an embedded file.
+    """
+    with lake_locks.writer_section(con):
+        counts = lake_locks.retrying_conflicts(lambda: _merge(con, run_id, checks, **relations))
+        lake_locks.retrying_conflicts(lambda: term_index.catch_up(con))
+    if counts.papers_new + counts.papers_changed + counts.listings_new + counts.listings_changed < SMALL_LOAD_ROWS:
+        # Closing would checkpoint, rewriting the partly filled last row group of papers (seconds,
+        # whatever the load's size); a small load stays in the write-ahead log instead, which DuckDB
+        # checkpoints by itself once it passes checkpoint_threshold, or the next big load's close does.
+        con.execute("pragma disable_checkpoint_on_shutdown")
+    return counts
+
+
+def _merge(con, run_id: int, checks, *, listings, listings_carry_papers, arxiv, papers, quarantine, deleted) -> LoadCounts:
     paper_types = _column_types(con, "papers")
     listing_types = {c: t for c, t in _column_types(con, "listings").items() if c in LISTING_COLUMNS}
     row_types = {**listing_types, **{c: paper_types[c] for c in LISTING_PAPER_FIELDS}}
@@ -237,14 +264,12 @@ def _load(con, run_id: int, checks, *, listings, listings_carry_papers, arxiv, p
         raise
     con.execute("begin transaction")
     try:
-        # New rows by a plain insert (it streams to disk); only rows that replace stored ones need
-        # INSERT OR REPLACE, which holds its input in memory.
+        # New rows by a plain insert (it streams to disk); only rows that replace stored ones go
+        # through MERGE (DuckLake has no keys for INSERT OR REPLACE; MERGE is the same on a file).
         con.execute("insert into listings by name select * exclude (is_new) from load_listings_to_write where is_new")
-        con.execute("insert or replace into listings by name select * exclude (is_new) from load_listings_to_write where not is_new")
+        con.execute(LISTINGS_REPLACE)
         con.execute("insert into papers by name select * exclude (is_new, is_changed) from load_papers_to_write where is_new")
-        con.execute(
-            "insert or replace into papers by name select * exclude (is_new, is_changed) from load_papers_to_write where not is_new"
-        )
+        con.execute(PAPERS_REPLACE)
         if counts.listings_in:
             con.execute(PAPER_SOURCES_UPSERT.format(seen="load_listing_rows"))
         counts.quarantine_new = _inserted(con, "quarantine", QUARANTINE_INSERT.format(run_id=int(run_id)))
@@ -258,14 +283,14 @@ def _load(con, run_id: int, checks, *, listings, listings_carry_papers, arxiv, p
         )
         # Index entries follow in bounded batches after the commit (term_index.catch_up); the
         # papers due are recorded here, in the load's own transaction.
-        con.execute("insert or ignore into term_index_pending select paper_id from load_touched_papers")
+        con.execute("insert into term_index_pending select paper_id from load_touched_papers anti join term_index_pending using (paper_id)")
         if checks is not None:
             # The checks read the batch as batch_listings (every row it brought) and batch_quarantine.
             con.execute("create or replace temp view batch_listings as select * from load_listing_rows")
             _check_batch(con, run_id, checks, deleted_in)
         con.execute("commit")
     except Exception as error:
-        con.execute("rollback")
+        _rollback(con)
         _drop_temp(con, *_TEMP_TABLES)
         results = getattr(error, "results", None)
         if checks is not None and results is not None:
@@ -275,12 +300,6 @@ def _load(con, run_id: int, checks, *, listings, listings_carry_papers, arxiv, p
             record_results(con, run_id, results)
         raise
     _drop_temp(con, *_TEMP_TABLES)
-    term_index.catch_up(con)
-    if counts.papers_new + counts.papers_changed + counts.listings_new + counts.listings_changed < SMALL_LOAD_ROWS:
-        # Closing would checkpoint, rewriting the partly filled last row group of papers (seconds,
-        # whatever the load's size); a small load stays in the write-ahead log instead, which DuckDB
-        # checkpoints by itself once it passes checkpoint_threshold, or the next big load's close does.
-        con.execute("pragma disable_checkpoint_on_shutdown")
     return counts
 
 
@@ -569,37 +588,61 @@ def _check_batch(con, run_id: int, context, deleted_in: int = 0) -> None:
     record_results(con, run_id, results)
 
 
+# The write statements below are ones both backends take: MERGE INTO by key, or an insert of what
+# an anti join on the key leaves (the 'insert or ignore' of a table without keys, i.e. DuckLake).
+LISTINGS_REPLACE = """
+merge into listings as t
+using (select * exclude (is_new) from load_listings_to_write where not is_new) as s
+on t.source = s.source and t.list_date = s.list_date and t.paper_id = s.paper_id
+when matched then update by name
+"""
+
+PAPERS_REPLACE = """
+merge into papers as t
+using (select * exclude (is_new, is_changed) from load_papers_to_write where not is_new) as s
+on t.paper_id = s.paper_id
+when matched then update by name
+"""
+
 PAPER_SOURCES_UPSERT = """
-insert into paper_sources as t
-select paper_id, source, min(fetched_at) as first_seen_at, max(fetched_at) as last_seen_at
-from {seen}
-group by paper_id, source
-on conflict (paper_id, source) do update set
-    first_seen_at = least(t.first_seen_at, excluded.first_seen_at),
-    last_seen_at = greatest(t.last_seen_at, excluded.last_seen_at)
+merge into paper_sources as t
+using (
+    select paper_id, source, min(fetched_at) as first_seen_at, max(fetched_at) as last_seen_at
+    from {seen}
+    group by paper_id, source
+) as s
+on t.paper_id = s.paper_id and t.source = s.source
+when matched then update set
+    first_seen_at = least(t.first_seen_at, s.first_seen_at),
+    last_seen_at = greatest(t.last_seen_at, s.last_seen_at)
+when not matched then insert by name
 """
 
 # One row per bad item (origin | raw_sha256 | position); the first run that saw it is kept.
 QUARANTINE_INSERT = """
-insert or ignore into quarantine by name
-select
-    origin || '|' || raw_sha256 || '|' || coalesce(position::varchar, '*') as item_key,
-    first(origin) as origin, first(raw_sha256) as raw_sha256, first(position) as position,
-    first(reason) as reason, first(raw_text) as raw_text, {run_id}::bigint as first_run_id
-from batch_quarantine
-group by item_key
+insert into quarantine by name
+select * from (
+    select
+        origin || '|' || raw_sha256 || '|' || coalesce(position::varchar, '*') as item_key,
+        first(origin) as origin, first(raw_sha256) as raw_sha256, first(position) as position,
+        first(reason) as reason, first(raw_text) as raw_text, {run_id}::bigint as first_run_id
+    from batch_quarantine
+    group by item_key
+) anti join quarantine using (item_key)
 """
 
 # One sighting per listing row that shows upvotes, dated by when its list was fetched or saved (a
 # saved file's fetched_at is its modification time, sources/files.py); the twin of
 # transforms/hf_details.py upvote_history_from_listings.
 UPVOTES_FROM_LISTINGS_INSERT = """
-insert or ignore into upvote_history by name
-select paper_id, fetched_at as seen_at, source,
-       first(upvotes) as upvotes, first(num_comments) as num_comments, first(raw_sha256) as raw_sha256
-from load_listing_rows
-where upvotes is not null and fetched_at is not null
-group by paper_id, fetched_at, source
+insert into upvote_history by name
+select * from (
+    select paper_id, fetched_at as seen_at, source,
+           first(upvotes) as upvotes, first(num_comments) as num_comments, first(raw_sha256) as raw_sha256
+    from load_listing_rows
+    where upvotes is not null and fetched_at is not null
+    group by paper_id, fetched_at, source
+) anti join upvote_history using (paper_id, seen_at, source)
 """
 
 
@@ -608,18 +651,24 @@ def record_upvotes(con: duckdb.DuckDBPyConnection, sightings: pl.DataFrame) -> i
     if not sightings.height:
         return 0
     before = con.execute("select count(*) from upvote_history").fetchone()[0]
-    con.register("sightings_to_write", sightings)
-    con.execute("insert or ignore into upvote_history by name select * from sightings_to_write")
+    # The first sighting of a key wins, within the frame and against the stored ones.
+    con.register("sightings_to_write", sightings.unique(["paper_id", "seen_at", "source"], keep="first", maintain_order=True))
+    con.execute(
+        "insert into upvote_history by name select * from sightings_to_write "
+        "anti join upvote_history using (paper_id, seen_at, source)"
+    )
     con.unregister("sightings_to_write")
     return con.execute("select count(*) from upvote_history").fetchone()[0] - before
 
 
 ARXIV_DELETED_INSERT = """
-insert or ignore into arxiv_deleted by name
-select paper_id, first(datestamp) as datestamp, first(first_seen_at) as first_seen_at,
-       first(origin) as origin, first(raw_sha256) as raw_sha256
-from {seen}
-group by paper_id
+insert into arxiv_deleted by name
+select * from (
+    select paper_id, first(datestamp) as datestamp, first(first_seen_at) as first_seen_at,
+           first(origin) as origin, first(raw_sha256) as raw_sha256
+    from {seen}
+    group by paper_id
+) anti join arxiv_deleted using (paper_id)
 """
 
 
@@ -627,8 +676,12 @@ def mark_arxiv_deleted(con: duckdb.DuckDBPyConnection, deleted: pl.DataFrame) ->
     """Record OAI deleted records (first sighting kept); returns how many are new."""
     if not deleted.height:
         return 0
-    before = con.execute("select count(*) from arxiv_deleted").fetchone()[0]
     con.register("arxiv_deleted_seen", deleted.unique("paper_id", keep="first", maintain_order=True))
-    con.execute(ARXIV_DELETED_INSERT.format(seen="arxiv_deleted_seen"))
-    con.unregister("arxiv_deleted_seen")
-    return con.execute("select count(*) from arxiv_deleted").fetchone()[0] - before
+    try:
+        # On DuckLake the anti join is only as good as the lock: no other writer inserts in between.
+        with lake_locks.writer_section(con):
+            before = con.execute("select count(*) from arxiv_deleted").fetchone()[0]
+            lake_locks.retrying_conflicts(lambda: con.execute(ARXIV_DELETED_INSERT.format(seen="arxiv_deleted_seen")))
+            return con.execute("select count(*) from arxiv_deleted").fetchone()[0] - before
+    finally:
+        con.unregister("arxiv_deleted_seen")

@@ -85,8 +85,28 @@ def load_fts(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"load '{fts_extension_path()}'")
 
 
+# DuckDB's fts extension keeps its index as tables plus macros in a schema of the database;
+# DuckLake 1.5.5 cannot store those macros (see backends.ducklake_ddl), so there is no BM25 index
+# on a DuckLake. The term index (trend, papers --term, rising) works there as on a file.
+FTS_ON_DUCKLAKE = (
+    "no BM25 search on a DuckLake: DuckDB's fts index (tables and macros) cannot be stored in one. "
+    "Use `papers --term` / `trend` (the term index works here), or search a copy: "
+    "`papertrends migrate --to <file>.duckdb`"
+)
+
+
+def on_ducklake(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether `con`'s current database is a DuckLake."""
+    row = con.execute("select type from duckdb_databases() where database_name = current_database()").fetchone()
+    return bool(row) and row[0] == "ducklake"
+
+
 def rebuild_fts(con: duckdb.DuckDBPyConnection) -> None:
     """Rebuild the BM25 index over papers' titles and abstracts (DuckDB fts cannot update in place)."""
+    if on_ducklake(con):
+        from ..core.errors import WarehouseError
+
+        raise WarehouseError(FTS_ON_DUCKLAKE)
     load_fts(con)
     con.execute(
         "pragma create_fts_index('papers', 'paper_id', 'title', 'abstract', "
@@ -132,7 +152,8 @@ def refresh(
         con.execute(f"create or replace temp view touched_paper_ids as select distinct paper_id from {touched_paper_ids}")
     else:
         con.register("touched_paper_ids", pl.DataFrame({"paper_id": touched_paper_ids.cast(pl.String).unique()}))
-    state = con.execute(_PAPER_STATE_SQL, {"hf": HF_SOURCE_PATTERN, "arxiv": ARXIV_SOURCE, "unindexed": unindexed}).pl()
+    # Sorted, so batches (and the paper keys they give out) are the same on every backend and run.
+    state = con.execute(_PAPER_STATE_SQL, {"hf": HF_SOURCE_PATTERN, "arxiv": ARXIV_SOURCE, "unindexed": unindexed}).pl().sort("paper_id")
     # Papers that left the warehouse (a title-only paper merged into its arXiv id) leave the index too.
     con.register("still_indexable", state.select("paper_id"))
     gone = con.execute(
@@ -160,7 +181,10 @@ def catch_up(con: duckdb.DuckDBPyConnection, batch_papers: int = BATCH_PAPERS, f
     commit). Each batch commits its index entries and takes its papers off the pending list
     together, so an interrupted catch-up resumes where it stopped.
     """
-    con.execute("insert or ignore into term_index_pending select paper_id from papers anti join term_papers using (paper_id)")
+    con.execute(
+        "insert into term_index_pending select paper_id from papers "
+        "anti join term_papers using (paper_id) anti join term_index_pending using (paper_id)"
+    )
     total = 0
     while True:
         con.execute("begin transaction")
@@ -204,6 +228,7 @@ class SearchLag:
     papers_behind: int               # papers new or changed since it was built (0: current)
     behind_since: dt.datetime | None  # first change after the build
     rebuilt_at: dt.datetime | None
+    unsupported: str | None = None   # why this warehouse can have no index (a DuckLake)
 
     @property
     def current(self) -> bool:
@@ -211,6 +236,8 @@ class SearchLag:
 
     def describe(self) -> str:
         """One line for `status` and `search`."""
+        if self.unsupported:
+            return self.unsupported
         if not self.built:
             return "no search index yet: run `papertrends search --refresh-index` to build it"
         if self.current:
@@ -222,6 +249,8 @@ class SearchLag:
 
 def search_lag(con: duckdb.DuckDBPyConnection) -> SearchLag:
     """How far the BM25 index is behind the papers table (read-only)."""
+    if on_ducklake(con):
+        return SearchLag(False, 0, None, None, unsupported=FTS_ON_DUCKLAKE)
     built = con.execute("select count(*) from duckdb_schemas() where schema_name = 'fts_main_papers'").fetchone()[0] > 0
     row = con.execute("select stale, papers_behind, behind_since, rebuilt_at from search_index_state").fetchone()
     stale, behind, since, rebuilt = row if row else (True, None, None, None)
@@ -234,6 +263,10 @@ def search_lag(con: duckdb.DuckDBPyConnection) -> SearchLag:
 
 def rebuild_fts_if_stale(con: duckdb.DuckDBPyConnection) -> bool:
     """Rebuild the BM25 index when loads marked it stale (or it was never built); returns whether it rebuilt."""
+    if on_ducklake(con):
+        from ..core.errors import WarehouseError
+
+        raise WarehouseError(FTS_ON_DUCKLAKE)
     built = con.execute("select count(*) from duckdb_schemas() where schema_name = 'fts_main_papers'").fetchone()[0] > 0
     if built and not fts_is_stale(con):
         return False
@@ -290,7 +323,8 @@ def _refresh_batch(con: duckdb.DuckDBPyConnection, state: pl.DataFrame) -> None:
     )
     known_keys = old.select("paper_id", "paper_key")
     keyed = state.join(known_keys, on="paper_id", how="left")
-    new_keys = keyed.filter(pl.col("paper_key").is_null()).with_row_index("offset")
+    # In paper_id order (a join keeps no order): the same keys on every backend and every run.
+    new_keys = keyed.filter(pl.col("paper_key").is_null()).sort("paper_id").with_row_index("offset")
     keyed = pl.concat(
         [
             keyed.filter(pl.col("paper_key").is_not_null()),
