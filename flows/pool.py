@@ -31,6 +31,9 @@ FLOW_NAME = "backfill-hf"
 # The label a worker gives every flow run it picks up (prefect.workers.base); names who ran a date.
 WORKER_LABEL = "prefect.worker.name"
 FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+# A run that crashes (its process or worker died, or the worker could not start it) is submitted
+# again this many times: backfill_hf is resumable, so a new run only does what the crashed one did not.
+RESUBMITS = 2
 # A hint is printed once when runs are still scheduled this long after submission with no worker.
 NO_WORKER_HINT_SECONDS = 30.0
 NO_SERVER = ("--submit needs a Prefect server that the workers reach: set PREFECT_API_URL (e.g. "
@@ -47,6 +50,8 @@ class SubmittedRun:
     state: str = "SCHEDULED"
     message: str = ""
     worker: str = ""
+    parameters: dict = field(default_factory=dict)
+    resubmitted: int = 0  # times it crashed and was submitted again
 
     @property
     def finished(self) -> bool:
@@ -223,11 +228,11 @@ def submit_backfill(
             name = f"backfill-hf {dates[0]}" + (f"..{dates[-1]}" if len(dates) > 1 else "")
             run = client.create_flow_run_from_deployment(deployment_id, parameters=parameters, name=name,
                                                           tags=["papertrends", "backfill"])
-            report.runs.append(SubmittedRun(dates, str(run.id), name))
+            report.runs.append(SubmittedRun(dates, str(run.id), name, parameters=parameters))
         report.outcomes = {day: ("submitted", "") for run in report.runs for day in run.dates}
         if not wait:
             return report
-        _wait_for(client, settings.work_pool, report.runs, poll_seconds, on_finished, on_note)
+        _wait_for(client, deployment_id, settings.work_pool, report.runs, poll_seconds, on_finished, on_note)
     recorded = date_outcomes(settings, to_fetch)
     for run in report.runs:
         for day in run.dates:
@@ -239,9 +244,12 @@ def submit_backfill(
     return report
 
 
-def _wait_for(client, pool: str, runs: list[SubmittedRun], poll_seconds: float,
+def _wait_for(client, deployment_id, pool: str, runs: list[SubmittedRun], poll_seconds: float,
               on_finished: Callable[[SubmittedRun], None] | None, on_note: Callable[[str], None] | None) -> None:
-    """Poll the API until every run is in a final state, recording state, message and worker of each."""
+    """Poll the API until every run is in a final state, recording state, message and worker of each.
+
+    A crashed run is submitted again (RESUBMITS times at most), named in an `on_note`.
+    """
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     by_id = {run.flow_run_id: run for run in runs}
@@ -257,6 +265,16 @@ def _wait_for(client, pool: str, runs: list[SubmittedRun], poll_seconds: float,
                 run.state = state.type.value if state else run.state
                 continue
             run.state, run.message = state.type.value, (state.message or "")
+            if run.state == "CRASHED" and run.resubmitted < RESUBMITS:
+                again = client.create_flow_run_from_deployment(
+                    deployment_id, parameters=run.parameters, name=run.name, tags=["papertrends", "backfill"])
+                if on_note:
+                    on_note(f"flow run {run.name!r} crashed ({run.message or 'no reason given'}); submitted it again")
+                del by_id[run.flow_run_id]
+                run.flow_run_id, run.state, run.message, run.worker = str(again.id), "SCHEDULED", "", ""
+                run.resubmitted += 1
+                by_id[run.flow_run_id] = run
+                continue
             if on_finished:
                 on_finished(run)
         if not hinted and on_note and time.monotonic() - started > NO_WORKER_HINT_SECONDS \
