@@ -8,54 +8,27 @@ runs, and runs queue on the embedded file's writer lock instead of failing.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
-import json
 import os
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from papertrends.cli import prefect_server
 from papertrends.devkit.hf_stub_server import DailyPapersServer
+from papertrends.devkit.prefect_workers import LEAN_SERVER_ENV, PrefectWorkers, api, child_env
 from papertrends.devkit.sample_listings import generate_daily_lists
 from papertrends.flows.pool import DEPLOYMENT_NAME, WORKER_LABEL, chunked
 from testsupport import warehouse_rows as rows
 from testsupport import write_settings
 
 REPO = Path(__file__).resolve().parents[1]
-PREFECT = Path(sys.executable).parent / "prefect"
 POOL = "papertrends-test"
 SINCE, UNTIL = dt.date(2025, 4, 1), dt.date(2025, 4, 30)  # 30 dates, all closed
 WORKERS = ("worker-a", "worker-b")
-# The server on SQLite, on 2 busy cores: patient database waits, and none of the services that
-# only schedules, automations and late or paused runs need.
-SERVER_ENV = {"PREFECT_HOME": "", "PREFECT_SERVER_DATABASE_TIMEOUT": "60",
-              "PREFECT_SERVER_DATABASE_CONNECTION_TIMEOUT": "30"} | {
-    f"PREFECT_SERVER_SERVICES_{name}_ENABLED": "false"
-    for name in ("SCHEDULER", "LATE_RUNS", "PAUSE_EXPIRATIONS", "CANCELLATION_CLEANUP", "REPOSSESSOR", "TRIGGERS",
-                 "FOREMAN", "DB_VACUUM", "CLEANUP_RECONCILER")}
-
-
-def api(url: str, path: str, body: dict | None = None):
-    """One call of the Prefect REST API (POST with a JSON body, GET without)."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{url}{path}", data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as answer:  # 127.0.0.1 only
-        return json.loads(answer.read())
-
-
-def child_env(url: str | None, prefect_home: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_LOGGING_LEVEL")}
-    env |= {"PREFECT_HOME": str(prefect_home), "PREFECT_WORKER_QUERY_SECONDS": "1",
-            "PREFECT_LOGGING_LEVEL": "WARNING", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    if url:
-        env["PREFECT_API_URL"] = url
-    return env
+SERVER_ENV = {"PREFECT_HOME": ""} | LEAN_SERVER_ENV
 
 
 @pytest.fixture(scope="module")
@@ -80,37 +53,8 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def workers(server):
     """A process work pool and two `prefect worker start` processes polling it (stopped at the end)."""
-    env = child_env(server["url"], server["home"])
-    created = subprocess.run([str(PREFECT), "work-pool", "create", POOL, "--type", "process"],
-                             capture_output=True, text=True, env=env, timeout=180)
-    assert created.returncode == 0, created.stdout + created.stderr
-    processes = []
-    try:
-        for name in WORKERS:
-            log = (server["home"] / f"{name}.log").open("wb")
-            processes.append(subprocess.Popen(
-                [str(PREFECT), "worker", "start", "--pool", POOL, "--name", name, "--limit", "2"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=server["home"], start_new_session=True,
-            ))
-        deadline = time.monotonic() + 120
-        while True:  # both registered with the server before anything is submitted
-            online = {w["name"] for w in api(server["url"], f"/work_pools/{POOL}/workers/filter", {})}
-            if online >= set(WORKERS):
-                break
-            assert all(p.poll() is None for p in processes), "a worker exited at start: see its log"
-            assert time.monotonic() < deadline, f"workers never registered: {online}"
-            time.sleep(0.5)
-        yield processes
-    finally:
-        for process in processes:  # each worker and the flow-run processes it started (its own session)
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+    with PrefectWorkers(server["url"], POOL, WORKERS, server["home"], limit=2) as started:
+        yield started
 
 
 def test_a_backfill_through_two_workers_loads_every_date_once(server, workers, tmp_path):
