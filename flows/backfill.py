@@ -147,7 +147,7 @@ def dates_planned(
     return [d for d in requested if d not in done], [d for d in requested if d in done]
 
 
-def _requested_dates(since: str | None, until: str | None, failed: dict[str, str]) -> list[str]:
+def requested_dates(since: str | None, until: str | None, failed: dict[str, str]) -> list[str]:
     """The dates a backfill covers: since..until (until defaults to today UTC), or every failed date."""
     if since is None:
         if until is not None:
@@ -232,7 +232,7 @@ def backfill_hf(
             failed_before = backfill_ledger.failed_dates(con, SOURCE_HF)
         finally:
             con.close()
-        requested = _requested_dates(since, until, failed_before)
+        requested = requested_dates(since, until, failed_before)
     except BaseException as error:
         run.failures.append(f"run stopped: {type(error).__name__}: {error}")
         end_writer_run(settings, run)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from ..core.settings import Settings
 from ..warehouse import backfill_ledger, backends, connection
-from .backfill import SOURCE_HF, backfill_hf, dates_planned, _requested_dates
+from .backfill import SOURCE_HF, backfill_hf, dates_planned, requested_dates
 from .schedule import POOL_SUFFIX
 
 DEPLOYMENT_NAME = "backfill-hf" + POOL_SUFFIX
@@ -174,14 +174,9 @@ def date_outcomes(settings: Settings, dates: list[str]) -> dict[str, tuple[str, 
         return {}
     con = connection.open_reader(settings.warehouse_path, settings.reader_wait)
     try:
-        rows = con.execute(
-            "select strftime(list_date, '%Y-%m-%d'), status, coalesce(reason, '') from backfill_dates "
-            "where source = ? and list_date between ? and ?",
-            [SOURCE_HF, dt.date.fromisoformat(min(dates)), dt.date.fromisoformat(max(dates))],
-        ).fetchall()
+        return backfill_ledger.outcomes(con, SOURCE_HF, min(dates), max(dates))
     finally:
         con.close()
-    return {day: (status, reason) for day, status, reason in rows}
 
 
 def submit_backfill(
@@ -211,7 +206,7 @@ def submit_backfill(
         raise ValueError(f"--dates-per-run must be at least 1 (got {dates_per_run})")
     api_url()
     done_before, failed_before = ledger_state(settings)
-    requested = _requested_dates(since, until, failed_before)
+    requested = requested_dates(since, until, failed_before)
     to_fetch, skipped = dates_planned(requested, done_before, failed_before, refresh=refresh, retry_failed=retry_failed)
     report = PoolBackfillReport(settings.work_pool, DEPLOYMENT_NAME, requested[0] if requested else None,
                                 requested[-1] if requested else None, skipped=skipped, waited=wait)
