@@ -170,7 +170,7 @@ def ledger_state(settings: Settings) -> tuple[set[str], dict[str, str]]:
 
 def date_outcomes(settings: Settings, dates: list[str]) -> dict[str, tuple[str, str]]:
     """Each date's last recorded outcome: (status, reason) from the backfill ledger."""
-    if not dates:
+    if not dates or (backends.ducklake_of(settings) is None and not settings.warehouse_path.exists()):
         return {}
     con = connection.open_reader(settings.warehouse_path, settings.reader_wait)
     try:

@@ -150,3 +150,43 @@ def test_a_submitted_run_queues_on_the_writer_lock(home, prefect_harness):
         assert time.monotonic() - held_at >= 8  # it waited for the lock, then ran
         holder.wait(timeout=30)
     assert report.done == [str(SINCE)] and not report.failed
+
+
+def test_a_crashed_run_is_submitted_again_twice_then_named(server, tmp_path):
+    """Runs on a pool no worker polls, crashed through the API each time one is scheduled."""
+    import threading
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from papertrends.core.settings import load_settings
+    from papertrends.flows.pool import RESUBMITS, submit_backfill
+
+    home = tmp_path / "data"
+    home.mkdir()
+    settings = load_settings(home, work_pool="papertrends-crash")
+    crashed: list[str] = []
+    done = threading.Event()
+
+    def crash_each_scheduled_run() -> None:
+        while not done.is_set():
+            for run in api(server["url"], "/flow_runs/filter", {"flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
+                                                                 "work_pools": {"name": {"any_": ["papertrends-crash"]}}}):
+                api(server["url"], f"/flow_runs/{run['id']}/set_state",
+                    {"state": {"type": "CRASHED", "message": "the machine went away"}, "force": True})
+                crashed.append(run["id"])
+            time.sleep(0.2)
+
+    crasher = threading.Thread(target=crash_each_scheduled_run, daemon=True)
+    notes: list[str] = []
+    with temporary_settings({PREFECT_API_URL: server["url"]}):
+        crasher.start()
+        try:
+            report = submit_backfill(settings, "2025-05-01", "2025-05-01", base_url="http://127.0.0.1:9",
+                                     poll_seconds=0.2, on_note=notes.append)
+        finally:
+            done.set()
+            crasher.join(timeout=10)
+    assert len(set(crashed)) == RESUBMITS + 1
+    assert sum("submitted it again" in note for note in notes) == RESUBMITS
+    assert report.failed == {"2025-05-01": "flow run 'backfill-hf 2025-05-01' ended CRASHED: the machine went away"}
+    assert "1 failed" in report.summary() and "--retry-failed --submit" in report.summary()
