@@ -32,7 +32,9 @@ def child_env(api_url: str | None, prefect_home: Path) -> dict:
     """This process's environment for a Prefect child: the given API (or none), a private home, quick polling."""
     env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_LOGGING_LEVEL")}
     env |= {"PREFECT_HOME": str(prefect_home), "PREFECT_WORKER_QUERY_SECONDS": "1",
-            "PREFECT_LOGGING_LEVEL": "WARNING", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+            "PREFECT_LOGGING_LEVEL": "WARNING", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            # a SQLite server on busy cores answers 503 for a while: clients keep asking (backing off)
+            "PREFECT_CLIENT_MAX_RETRIES": "10"}
     if api_url:
         env["PREFECT_API_URL"] = api_url
     return env

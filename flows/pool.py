@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -213,6 +214,7 @@ def submit_backfill(
     if not to_fetch:
         return report
     home = str(settings.home.resolve())
+    submission = uuid.uuid4().hex  # idempotency keys: a retried create never makes a second run
     with get_client(sync_client=True) as client:
         if ensure_pool(client, settings.work_pool) and on_note:
             on_note(f"created the process work pool {settings.work_pool!r}")
@@ -221,13 +223,12 @@ def submit_backfill(
             parameters = {"since": dates[0], "until": dates[-1], "home": home, "base_url": base_url,
                           "refresh": refresh, "retry_failed": False, "writer_wait": settings.pool_writer_wait}
             name = f"backfill-hf {dates[0]}" + (f"..{dates[-1]}" if len(dates) > 1 else "")
-            run = client.create_flow_run_from_deployment(deployment_id, parameters=parameters, name=name,
-                                                          tags=["papertrends", "backfill"])
+            run = _created_run(client, deployment_id, parameters, name, f"{submission}:{name}:0")
             report.runs.append(SubmittedRun(dates, str(run.id), name, parameters=parameters))
         report.outcomes = {day: ("submitted", "") for run in report.runs for day in run.dates}
         if not wait:
             return report
-        _wait_for(client, deployment_id, settings.work_pool, report.runs, poll_seconds, on_finished, on_note)
+        _wait_for(client, deployment_id, submission, settings.work_pool, report.runs, poll_seconds, on_finished, on_note)
     recorded = date_outcomes(settings, to_fetch)
     for run in report.runs:
         for day in run.dates:
@@ -239,7 +240,7 @@ def submit_backfill(
     return report
 
 
-def _wait_for(client, deployment_id, pool: str, runs: list[SubmittedRun], poll_seconds: float,
+def _wait_for(client, deployment_id, submission: str, pool: str, runs: list[SubmittedRun], poll_seconds: float,
               on_finished: Callable[[SubmittedRun], None] | None, on_note: Callable[[str], None] | None) -> None:
     """Poll the API until every run is in a final state, recording state, message and worker of each.
 
@@ -261,8 +262,8 @@ def _wait_for(client, deployment_id, pool: str, runs: list[SubmittedRun], poll_s
                 continue
             run.state, run.message = state.type.value, (state.message or "")
             if run.state == "CRASHED" and run.resubmitted < RESUBMITS:
-                again = client.create_flow_run_from_deployment(
-                    deployment_id, parameters=run.parameters, name=run.name, tags=["papertrends", "backfill"])
+                again = _created_run(client, deployment_id, run.parameters, run.name,
+                                     f"{submission}:{run.name}:{run.resubmitted + 1}")
                 if on_note:
                     on_note(f"flow run {run.name!r} crashed ({run.message or 'no reason given'}); submitted it again")
                 del by_id[run.flow_run_id]
@@ -283,3 +284,18 @@ def _wait_for(client, deployment_id, pool: str, runs: list[SubmittedRun], poll_s
 
 def _online_workers(client, pool: str) -> list:
     return [w for w in client.read_workers_for_work_pool(pool) if str(getattr(w, "status", "")).upper().endswith("ONLINE")]
+
+
+def _created_run(client, deployment_id, parameters: dict, name: str, key: str, attempts: int = 4):
+    """A flow run of the deployment, created once: a server busy past the client's own retries
+    (a Prefect server on SQLite under load answers 503) is asked again with the same idempotency key."""
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return client.create_flow_run_from_deployment(
+                deployment_id, parameters=parameters, name=name, tags=["papertrends", "backfill"], idempotency_key=key)
+        except PrefectHTTPStatusError as error:
+            if error.response.status_code != 503 or attempt == attempts:
+                raise
+            time.sleep(5.0 * attempt)
