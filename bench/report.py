@@ -200,7 +200,7 @@ def _optional(steps: dict) -> list[str]:
     lines = ["## Term index, exports, arXiv snapshot ingest", "",
              "Benchmarks other issues add as bench/bench_trend.py, bench_export.py, bench_arxiv_snapshot.py "
              "(`run(size)`), each run in its own process.", ""]
-    for name in ("bench_trend", "bench_export", "bench_arxiv_snapshot"):
+    for name in ("bench_trend", "bench_export", "bench_arxiv_snapshot", "bench_workers"):
         step = steps.get(name, {})
         lines.append(f"### {step.get('what', name)}")
         lines.append("")

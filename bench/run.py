@@ -42,6 +42,7 @@ OPTIONAL_MODULES = (
     ("bench.bench_export", "exports (issue 7)"),
     ("bench.bench_arxiv_snapshot", "arXiv snapshot ingest (issue 4)"),
     ("bench.bench_ducklake", "trend queries on DuckLake (PostgreSQL + S3) beside the embedded file (issue 14)"),
+    ("bench.bench_workers", "a 60-date backfill through a Prefect work pool, 1 vs 2 workers (issue 14)"),
 )
 TARGETS_SIZE = 2_700_000
 STEP_TIMEOUT = int(os.environ.get("BENCH_TIMEOUT", "7200"))

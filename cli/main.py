@@ -368,6 +368,10 @@ def demo(**_):
 @click.option("--refresh", is_flag=True, help="fetch dates again even if already done")
 @click.option("--retry-failed", is_flag=True, help="only the dates whose last attempt failed")
 @click.option("--workers", type=click.IntRange(min=1), metavar="N", help="dates fetched concurrently (default: setting backfill_workers, 4)")
+@click.option("--submit", is_flag=True, help="submit the dates as flow runs to a Prefect work pool that workers run (docs/scale-out.md)")
+@click.option("--pool", metavar="NAME", help="--submit: the work pool (default: setting work_pool, papertrends)")
+@click.option("--dates-per-run", type=click.IntRange(min=1), default=1, show_default=True, metavar="N", help="--submit: consecutive dates per flow run")
+@click.option("--no-wait", is_flag=True, help="--submit: return once submitted instead of waiting for the outcomes")
 @verbose_option
 @_run(lambda args: cmd_backfill(args))
 def backfill(**_):
@@ -884,6 +888,13 @@ def cmd_backfill(args) -> int:
         raise UserError("give --since DATE (or --retry-failed to re-run only the failed dates)")
     if args.until and (args.since is None or args.until < args.since):
         raise UserError(f"--until {args.until} is before --since {args.since}" if args.since else "--until needs --since")
+    if args.submit or args.no_wait or args.pool:
+        if not args.submit:
+            raise UserError("--pool and --no-wait go with --submit")
+        _quiet_prefect(args)
+        from .backfill_pool import backfill_submit_command
+
+        return backfill_submit_command(args, _settings(args))
     # Keep the terminal for the progress bar and the per-date lines (failed dates included, with
     # their reason); the Prefect API and UI still get every log line and traceback.
     _quiet_prefect(args)

@@ -34,6 +34,8 @@ FLOW_COMMANDS = {"papertrends ingest hf", "papertrends ingest files", "papertren
                  "papertrends backfill", "papertrends rebuild", "papertrends enrich", "papertrends demo",
                  "papertrends serve"}
 _PR_SET_PDEATHSIG = 1
+# The URL of the temporary server this process started (None: the API is the user's, or none yet).
+temporary_api_url: str | None = None
 
 
 def _die_with_parent(parent: int) -> Callable[[], None]:
@@ -91,6 +93,8 @@ def start_temporary_server(timeout: float | None = None) -> subprocess.Popen | N
         stop_server(process)
         raise
     os.environ["PREFECT_API_URL"] = url
+    global temporary_api_url
+    temporary_api_url = url  # `backfill --submit` refuses it: no worker could reach runs that die with us
     # Stopped at exit after Prefect's own exit handlers (registered later, so run earlier) have
     # flushed their logs and events to it: stopping it first would make them retry for minutes.
     atexit.register(stop_server, process)

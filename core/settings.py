@@ -89,6 +89,17 @@ class Settings(BaseSettings):
     backfill_workers: int = Field(4, ge=1, description="dates a backfill fetches concurrently")
     backfill_retries: int = Field(2, ge=0, description="retries of a whole backfill date")
     backfill_retry_delay: float = Field(30.0, ge=0, description="seconds before a backfill date is retried")
+    # Normalization batches on Dask (flows/parallel.py, docs/scale-out.md): an existing cluster, or a local one.
+    dask_address: str = Field("", description="Dask scheduler (`tcp://host:8786`) that normalization batches run on; "
+                                              "empty = this process (or a local cluster, see dask_workers)")
+    dask_workers: int = Field(0, ge=0, description="without dask_address: worker processes of a local Dask cluster "
+                                                   "for normalization batches; 0 = batches run one by one in this process")
+    # `papertrends backfill --submit` (flows/pool.py, docs/scale-out.md): dates as flow runs on a work pool.
+    work_pool: str = Field("papertrends", min_length=1, description="Prefect work pool `backfill --submit` sends its flow runs to")
+    pool_writer_wait: float = Field(
+        3600.0, ge=0,
+        description="seconds a submitted backfill flow run waits for the writer lock (runs of every worker queue on it)",
+    )
     rate_limits: Annotated[dict[str, float], NoDecode] = Field(
         default_factory=lambda: {"huggingface.co": 1.0, "arxiv.org": 3.0},
         description="seconds between requests per host (subdomains included): a TOML table or "

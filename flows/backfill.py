@@ -147,7 +147,7 @@ def dates_planned(
     return [d for d in requested if d not in done], [d for d in requested if d in done]
 
 
-def _requested_dates(since: str | None, until: str | None, failed: dict[str, str]) -> list[str]:
+def requested_dates(since: str | None, until: str | None, failed: dict[str, str]) -> list[str]:
     """The dates a backfill covers: since..until (until defaults to today UTC), or every failed date."""
     if since is None:
         if until is not None:
@@ -205,6 +205,7 @@ def backfill_hf(
     base_url: str | None = None,
     refresh: bool = False,
     retry_failed: bool = False,
+    writer_wait: float | None = None,
 ) -> BackfillReport:
     """Backfill Hugging Face daily lists from `since` to `until` (default today, UTC), resumably.
 
@@ -212,21 +213,31 @@ def backfill_hf(
     `refresh`; `retry_failed` fetches only dates whose last attempt failed (all of them when
     `since` is not given). Fetches run concurrently on the flow's task runner (see
     `run_backfill`), each date retried `backfill_retries` times; each date is loaded as soon as
-    it lands, then recorded done or failed with the reason.
+    it lands, then recorded done or failed with the reason. `writer_wait` overrides the setting
+    of that name: flow runs submitted to a work pool (flows/pool.py) queue on the writer lock.
     """
+    if since is None and until is not None:
+        raise ValueError("--until needs --since")
     started = time.monotonic()
     log = run_logger()
-    settings = load_settings(home, hf_base_url=base_url)
-    con = connection.open_writer(settings.warehouse_path)
-    try:
-        done_before = backfill_ledger.done_dates(con, SOURCE_HF)
-        failed_before = backfill_ledger.failed_dates(con, SOURCE_HF)
-    finally:
-        con.close()
-    requested = _requested_dates(since, until, failed_before)
-    to_fetch, skipped = dates_planned(requested, done_before, failed_before, refresh=refresh, retry_failed=retry_failed)
+    settings = load_settings(home, hf_base_url=base_url, writer_wait=writer_wait)
     arguments = {"since": since, "until": until, "base_url": settings.hf_base_url, "refresh": refresh, "retry_failed": retry_failed}
+    # The ledger is read under the writer lock: a run that queued behind another (two workers'
+    # flow runs on one data root) plans from what that one recorded, and skips the dates it did.
     run = RunReport(begin_writer_run(settings, "backfill-hf", arguments), "backfill-hf")
+    try:
+        con = connection.open_writer(settings.warehouse_path, settings.writer_wait)
+        try:
+            done_before = backfill_ledger.done_dates(con, SOURCE_HF)
+            failed_before = backfill_ledger.failed_dates(con, SOURCE_HF)
+        finally:
+            con.close()
+        requested = requested_dates(since, until, failed_before)
+    except BaseException as error:
+        run.failures.append(f"run stopped: {type(error).__name__}: {error}")
+        end_writer_run(settings, run)
+        raise
+    to_fetch, skipped = dates_planned(requested, done_before, failed_before, refresh=refresh, retry_failed=retry_failed)
     result = BackfillReport(SOURCE_HF, requested[0] if requested else None, requested[-1] if requested else None, run)
     result.flow_run_id = str(flow_run.id) if flow_run.id else None
     log.info(f"backfill: {len(requested)} dates requested, {len(to_fetch)} to fetch, {len(skipped)} already done")

@@ -20,6 +20,7 @@ from ..sources.kinds import KIND_UNREADABLE
 from ..sources.raw_archive import RawRecord
 from ..warehouse.checks import CheckContext
 from .arxiv import snapshot_ingested
+from .parallel import batch_results
 from .runs import recorded_run, run_logger
 
 
@@ -60,10 +61,12 @@ def normalize_to_lake(settings: Settings, landed: list[str], batch_inputs: int =
     """Normalize landings into lake Parquet in bounded batches: one Prefect task run per batch.
 
     Returns the files and the counts (items in = loaded + quarantined), summed over the batches.
+    With the settings dask_address or dask_workers the batches run on Dask (flows/parallel.py).
     """
     summary = registry.empty_summary()
-    for start in range(0, len(landed), batch_inputs):
-        registry.summary_added(summary, normalize_batch(settings, landed[start:start + batch_inputs]))
+    batches = [landed[start:start + batch_inputs] for start in range(0, len(landed), batch_inputs)]
+    for normalized in batch_results(normalize_batch, settings, batches):  # on Dask when the settings say so
+        registry.summary_added(summary, normalized)
     run_logger().info(
         f"normalized {len(landed)} input(s): {summary['items_in']} items = {summary['loaded']} rows + "
         f"{summary['quarantined']} quarantined in {len(summary['files'])} lake file(s)"

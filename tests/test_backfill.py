@@ -165,7 +165,9 @@ def test_a_killed_backfill_resumes_where_it_stopped(home, lists, capsys):
     """A real `papertrends backfill` process is killed mid-run; the rerun skips the dates it finished."""
     from prefect.settings import PREFECT_API_URL
 
-    fast_settings(home)
+    # The hang must outlast the read timeout: with fast_settings' 5 s, a loaded machine let the
+    # fetch thread time out, retry and fetch the last dates (cached) before the kill.
+    fast_settings(home, read_timeout=120.0)
     hang = "2025-03-04"
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PYTHONUNBUFFERED": "1"}
     with DailyPapersServer(lists) as server:
@@ -192,8 +194,8 @@ def test_a_killed_backfill_resumes_where_it_stopped(home, lists, capsys):
 
         seen = len(server.requests)
         code, out, _ = backfill(capsys, home, "--since", str(SINCE), "--until", str(UNTIL), "--base-url", server.base_url)
-        assert code == 0
-        assert dates_requested(server, seen) == ["2025-03-04", "2025-03-05", "2025-03-06"]
+        assert code == 0, out
+        assert dates_requested(server, seen) == ["2025-03-04", "2025-03-05", "2025-03-06"], out
         assert "6 date(s): 3 done, 3 skipped" in out
     assert rows(home, "select count(*) from listings") == [(sum(len(items) for items in lists.values()),)]
     # the killed run never finished; its row says so

@@ -60,3 +60,13 @@ def done_dates(con: duckdb.DuckDBPyConnection, source: str) -> set[str]:
 def failed_dates(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, str]:
     """Dates whose last attempt failed, with the reason."""
     return dict(con.execute(DATES_WITH_STATUS, [source, FAILED, False]).fetchall())
+
+
+def outcomes(con: duckdb.DuckDBPyConnection, source: str, first: str, last: str) -> dict[str, tuple[str, str]]:
+    """Each date's last outcome from `first` to `last`: {date: (status, reason or "")}."""
+    rows = con.execute(
+        "select strftime(list_date, '%Y-%m-%d'), status, coalesce(reason, '') from backfill_dates "
+        "where source = ? and list_date between ? and ?",
+        [source, dt.date.fromisoformat(first), dt.date.fromisoformat(last)],
+    ).fetchall()
+    return {day: (status, reason) for day, status, reason in rows}
