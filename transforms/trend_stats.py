@@ -363,6 +363,8 @@ def rising_terms(texts: pl.DataFrame, recent_first, min_support: int = 5, limit:
     `texts` holds title, abstract and period_start of every paper in both windows; rows with
     period_start >= recent_first form the recent window. Ranked by the two-proportion z statistic
     (growth weighed by its support); terms in fewer than `min_support` recent papers are left out.
+    This tokenizes the texts; `papertrends rising` counts the same terms from the term index
+    (warehouse.analytics.window_terms) and ranks them with rank_rising: the same rows.
     """
     recent = (pl.col("period_start") >= recent_first)
     windows = texts.with_columns(recent=recent)
@@ -374,9 +376,24 @@ def rising_terms(texts: pl.DataFrame, recent_first, min_support: int = 5, limit:
         windows.with_row_index("row").select("row", "recent"), on="row"
     )
     counted = (
-        found.filter(_is_interesting(pl.col("term")))
-        .group_by("term", "kind")
+        found.group_by("term", "kind")
         .agg(recent=pl.col("recent").sum(), before=(~pl.col("recent")).sum())
+    )
+    return rank_rising(counted, total_recent, total_before, min_support, limit)
+
+
+def rank_rising(counted: pl.DataFrame, total_recent: int, total_before: int, min_support: int = 5,
+                limit: int = 20) -> pl.DataFrame:
+    """The rising table from per-term paper counts (term, kind, recent, before) of the two windows.
+
+    Terms with a stop word or a bare number at either end, or of one character, are dropped here
+    (so a caller may pass them, or not); so are terms in fewer than `min_support` recent papers.
+    """
+    if total_recent == 0 or total_before == 0:
+        raise ValueError("need papers in both windows to compare; widen --window or load more data")
+    counted = (
+        counted.filter(_is_interesting(pl.col("term")))
+        .with_columns(pl.col("recent").cast(pl.UInt32), pl.col("before").cast(pl.UInt32))
         .filter(pl.col("recent") >= min_support)
     )
     share_recent = pl.col("recent") / total_recent

@@ -16,6 +16,7 @@ import polars as pl
 # callers (the CLI, bench/) have always imported them from this module.
 from ..transforms.query import PERIODS, Query, as_query, check_period, parse_query, period_range, query_rows  # noqa: F401
 from ..transforms.terms import TermError  # noqa: F401
+from ..transforms.trend_stats import STOP_WORDS
 from . import term_index
 
 SOURCES = ("hf", "arxiv")
@@ -138,6 +139,80 @@ def window_texts(
     """Titles and abstracts of the last 2 x window periods, with the first day of the recent window."""
     _check(by, source)
     filters = _filters(None, until, source, category, min_upvotes)
+    before_first, recent_first, last = _windows(con, by, window, filters)
+    texts = con.execute(
+        _WINDOW_TEXTS_SQL, {"grain": by, **filters, "since": before_first, "until": last}
+    ).pl()
+    return texts, before_first, recent_first, last
+
+
+_WINDOW_TERMS_SQL = """
+with population as (
+    select paper_key, period_start(list_date, $grain) >= $recent_first::date as recent
+    from trend_population($since::date, $until::date, $source::varchar, $category::varchar, $min_upvotes::integer)
+),
+
+-- A stop word is never at either end of a rising term, and a term has at most two words: its
+-- tokens can go before pairing (every pair they would form is dropped anyway).
+stop_words as (
+    select word_id from term_words where word in (select unnest($stop_words::varchar[]))
+),
+
+postings as (
+    select p.word_id, p.paper_key, p.positions, pop.recent
+    from term_postings as p
+    join population as pop using (paper_key)
+    anti join stop_words as s using (word_id)
+),
+
+-- Consecutive positions are consecutive words of one field (the field break takes a position).
+tokens as (
+    select word_id, paper_key, recent, unnest(positions) as position
+    from postings
+),
+
+pairs as (
+    select distinct a.word_id as first_id, b.word_id as second_id, a.paper_key, a.recent
+    from tokens as a
+    join tokens as b on b.paper_key = a.paper_key and b.position = a.position + 1
+),
+
+counted as (
+    select word_id as first_id, null::integer as second_id,
+           count(*) filter (where recent) as recent, count(*) filter (where not recent) as before
+    from postings
+    group by word_id
+    having count(*) filter (where recent) >= $min_support
+    union all
+    select first_id, second_id,
+           count(*) filter (where recent) as recent, count(*) filter (where not recent) as before
+    from pairs
+    group by first_id, second_id
+    having count(*) filter (where recent) >= $min_support
+),
+
+final as (
+    select
+        case when c.second_id is null then w1.word else w1.word || ' ' || w2.word end as term,
+        case when c.second_id is null then 'word' else 'phrase' end as kind,
+        c.recent,
+        c.before
+    from counted as c
+    join term_words as w1 on w1.word_id = c.first_id
+    left join term_words as w2 on w2.word_id = c.second_id
+)
+
+select * from final
+"""
+
+_WINDOW_TOTALS_SQL = """
+select count(*) filter (where period_start(list_date, $grain) >= $recent_first::date) as recent, count(*) as total
+from trend_population($since::date, $until::date, $source::varchar, $category::varchar, $min_upvotes::integer)
+"""
+
+
+def _windows(con, by: str, window: int, filters: dict) -> tuple[dt.date, dt.date, dt.date]:
+    """(before_first, recent_first, last): the first days of the two windows and the last list date."""
     last = con.execute(_LAST_DATE_SQL, {k: v for k, v in filters.items() if k != "since"}).fetchone()[0]
     if last is None:
         raise ValueError("no papers in the warehouse match these filters")
@@ -146,10 +221,36 @@ def window_texts(
         "(period_start($d::date, $g) - (2 * $w - 1) * period_step($g))::date",
         {"d": last, "g": by, "w": window},
     ).fetchone()
-    texts = con.execute(
-        _WINDOW_TEXTS_SQL, {"grain": by, **filters, "since": before_first, "until": last}
+    return before_first, recent_first, last
+
+
+def window_terms(
+    con: duckdb.DuckDBPyConnection,
+    by: str,
+    window: int,
+    until: dt.date | None = None,
+    source: str | None = None,
+    category: str | None = None,
+    min_upvotes: int | None = None,
+    min_support: int = 5,
+) -> tuple[pl.DataFrame, int, int, dt.date, dt.date, dt.date]:
+    """Papers per word and two-word phrase in the two windows of `rising`, counted from the term index.
+
+    Returns (counts: term, kind, recent, before; papers in the recent window; papers in the earlier
+    window; before_first; recent_first; last). Counts are of distinct papers, phrases are
+    consecutive words inside one field, stop words are left out and so are terms in fewer than
+    `min_support` recent papers: what trend_stats.rising_terms counts from the texts of
+    window_texts, without tokenizing them at query time (trend_stats.rank_rising ranks either).
+    """
+    _check(by, source)
+    filters = _filters(None, until, source, category, min_upvotes)
+    before_first, recent_first, last = _windows(con, by, window, filters)
+    parameters = {"grain": by, **filters, "since": before_first, "until": last, "recent_first": recent_first}
+    recent, total = con.execute(_WINDOW_TOTALS_SQL, parameters).fetchone()
+    counts = con.execute(
+        _WINDOW_TERMS_SQL, {**parameters, "stop_words": sorted(STOP_WORDS), "min_support": min_support}
     ).pl()
-    return texts, before_first, recent_first, last
+    return counts, int(recent), int(total - recent), before_first, recent_first, last
 
 
 _SEARCH_SQL = """
