@@ -76,54 +76,67 @@ def smoothed(trend: pl.DataFrame, periods: int) -> pl.DataFrame:
     ).with_columns(pl.col("share_smoothed").fill_nan(None))
 
 
-def _loglik(eta: np.ndarray, matches: np.ndarray, totals: np.ndarray) -> float:
-    """Binomial log-likelihood (without the constant binomial coefficients) at linear predictor eta."""
+def _loglik(eta: np.ndarray, matches: np.ndarray, totals: np.ndarray, failures: np.ndarray | None = None) -> float:
+    """Binomial log-likelihood (without the constant binomial coefficients) at linear predictor eta.
+
+    `failures` is totals - matches, passed by callers that evaluate many etas on one series.
+    """
+    failures = totals - matches if failures is None else failures
     # log(mu) = -log(1 + e^-eta) and log(1 - mu) = -eta - log(1 + e^-eta), without overflow.
-    return -float(totals @ np.logaddexp(0, -eta) + (totals - matches) @ eta)
+    return -float(totals @ np.logaddexp(0, -eta) + failures @ eta)
 
 
 def _logistic_fit(
     X: np.ndarray, matches: np.ndarray, totals: np.ndarray, offset: np.ndarray | None = None,
-    start: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, float]:
+    start: np.ndarray | None = None, covariance: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None, float]:
     """Binomial logistic regression by Newton's method with step halving: (coefficients, covariance, log-likelihood).
 
     Every step raises the likelihood, so sparse or separated data (a segment with no matches,
     whose logit runs off to -inf) cannot make it oscillate; coefficients stop at +-COEF_LIMIT.
+    covariance=False skips the covariance (None): the change-point search and the profile
+    likelihood fit hundreds of models and need only their likelihoods.
     """
+    # The verdict fits a few hundred small models per term: the loop avoids numpy's slower
+    # wrappers (np.clip, np.max) for the ufuncs that compute the same numbers.
     offset = np.zeros(len(totals)) if offset is None else offset
+    failures = totals - matches
     p0 = np.clip(matches.sum() / totals.sum(), 1e-6, 1 - 1e-6)
     beta = np.zeros(X.shape[1])
     beta[0] = math.log(p0 / (1 - p0)) - float(np.mean(offset)) * (X.shape[1] == 1)
     if start is not None:  # a nearby fit (the same line without the change term) converges sooner
         beta[: len(start)] = start
-    loglik = _loglik(X @ beta + offset, matches, totals)
+    XT = X.T
+    loglik = _loglik(X @ beta + offset, matches, totals, failures)
     for _ in range(200):
         mu = 1 / (1 + np.exp(-(X @ beta + offset)))
         weight = np.maximum(totals * mu * (1 - mu), 1e-12)
-        step = np.linalg.lstsq(X.T @ (weight[:, None] * X), X.T @ (matches - totals * mu), rcond=None)[0]
+        step = np.linalg.lstsq(XT @ (weight[:, None] * X), XT @ (matches - totals * mu), rcond=None)[0]
         size = 1.0
         while True:
-            candidate = np.clip(beta + size * step, -COEF_LIMIT, COEF_LIMIT)
-            updated = _loglik(X @ candidate + offset, matches, totals)
+            candidate = np.minimum(np.maximum(beta + size * step, -COEF_LIMIT), COEF_LIMIT)
+            updated = _loglik(X @ candidate + offset, matches, totals, failures)
             if updated >= loglik - 1e-12 or size < 1e-6:
                 break
             size /= 2
-        moved = np.max(np.abs(candidate - beta))
+        moved = np.abs(candidate - beta).max()
         gain = updated - loglik
         beta, loglik = candidate, max(updated, loglik)
         # Converged: the parameters stand still, or the likelihood does (a separated coefficient
         # creeping towards -inf changes the fitted probabilities, and the likelihood, by ~nothing).
         if moved < 1e-10 or gain < 1e-11 * (1 + abs(loglik)):
             break
-    mu = 1 / (1 + np.exp(-(X @ beta + offset)))
-    covariance = np.linalg.pinv(X.T @ ((totals * mu * (1 - mu))[:, None] * X))
-    return beta, covariance, _loglik(X @ beta + offset, matches, totals)
+    eta = X @ beta + offset
+    found = None
+    if covariance:
+        mu = 1 / (1 + np.exp(-eta))
+        found = np.linalg.pinv(XT @ ((totals * mu * (1 - mu))[:, None] * X))
+    return beta, found, _loglik(eta, matches, totals, failures)
 
 
 def _profile_loglik(slope: float, centred: np.ndarray, matches: np.ndarray, totals: np.ndarray) -> float:
     """Highest log-likelihood of the line with this slope (the intercept fitted)."""
-    _, _, loglik = _logistic_fit(np.ones((len(totals), 1)), matches, totals, offset=slope * centred)
+    _, _, loglik = _logistic_fit(np.ones((len(totals), 1)), matches, totals, offset=slope * centred, covariance=False)
     return loglik
 
 
@@ -203,12 +216,12 @@ def change_point(matches: np.ndarray, totals: np.ndarray, years: np.ndarray) -> 
     if not candidates:
         return None
     line = np.column_stack([np.ones_like(years), years - years.mean()])
-    line_beta, _, straight = _logistic_fit(line, matches, totals)
+    line_beta, _, straight = _logistic_fit(line, matches, totals, covariance=False)
     fits = {}
     for k in candidates:
         for kind, column in (("level", (years >= years[k]).astype(float)), ("slope", np.maximum(0.0, years - years[k]))):
             X = np.column_stack([line, column])
-            beta, _, loglik = _logistic_fit(X, matches, totals, start=line_beta)
+            beta, _, loglik = _logistic_fit(X, matches, totals, start=line_beta, covariance=False)
             fits[(k, kind)] = (loglik, _pearson_dispersion(X, beta, matches, totals))
     (best, kind), (loglik, dispersion) = max(fits.items(), key=lambda item: item[1][0])
     statistic = 2 * (loglik - straight) / dispersion
