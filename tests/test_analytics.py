@@ -253,6 +253,22 @@ def test_search_ranks_by_bm25_and_stays_current(warehouse):
     assert "2509.00001" not in analytics.search(con, "probabilistic circuits", until=dt.date(2025, 8, 31))["paper_id"]
 
 
+def test_search_from_term_tf_equals_the_fts_macro(warehouse):
+    """`search` scores from term_tf (rows of the query's words only); the hits equal match_bm25 per paper."""
+    from polars.testing import assert_frame_equal
+
+    con, *_ = warehouse
+    term_index.rebuild_fts(con)
+    assert con.execute("select count(*) from fts_main_papers.term_tf").fetchone()[0] > 0
+    cases = [("scaling", {}), ("inference-time scaling laws", {}), ("Scaling TIME robots", {"limit": 7}),
+             ("graph vision", {"source": "hf", "min_upvotes": 5}), ("model", {"until": dt.date(2025, 5, 31)}),
+             ("nothing matches this", {}), ("the of and", {})]
+    for text, filters in cases:
+        fast = analytics.search(con, text, **filters)
+        assert_frame_equal(fast, analytics.search(con, text, by_macro=True, **filters))
+    assert analytics.search(con, "scaling")["paper_id"].len() == 20
+
+
 def test_rising_finds_the_planted_term(tmp_path):
     con = connection.open_writer(tmp_path / "w.duckdb")
     rows = []
