@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import bench_trend  # noqa: E402
-from papertrends.warehouse import connection  # noqa: E402
+from papertrends.warehouse import connection, term_index  # noqa: E402
 
 SIGHTINGS_SQL = """
 insert or ignore into upvote_history by name
@@ -67,6 +67,34 @@ def prepare(path: Path, size: int) -> None:
         con.close()
 
 
+def derive(path: Path) -> dict:
+    """Build the derived tables the explorer reads that an older warehouse may lack; returns seconds per table.
+
+    term_tf (the BM25 index's per-word rows, term_index.build_term_tf) comes with every rebuild of
+    the search index since it exists; a warehouse indexed before gets it here, timed.
+    """
+    con = connection.open_writer(path)
+    timings = {}
+    try:
+        term_index.load_fts(con)
+        has = con.execute("select count(*) from duckdb_tables() where schema_name = 'fts_main_papers' "
+                          "and table_name = 'term_tf'").fetchone()[0]
+        if not has:
+            started = time.perf_counter()
+            term_index.build_term_tf(con)
+            con.execute("checkpoint")
+            timings["term_tf_s"] = round(time.perf_counter() - started, 1)
+    finally:
+        con.close()
+    return timings
+
+
+def _p95(values: list[float]) -> float:
+    if len(values) < 2:
+        return values[0]
+    return statistics.quantiles(values, n=20, method="inclusive")[-1]
+
+
 def measure(path: Path, repeat: int) -> list[dict]:
     from starlette.testclient import TestClient
 
@@ -90,7 +118,7 @@ def measure(path: Path, repeat: int) -> list[dict]:
                 times.append(server)
                 walls.append(wall)
         rows.append({"interaction": name, "server_ms": round(statistics.median(times), 1),
-                     "wall_ms": round(statistics.median(walls), 1)})
+                     "server_p95_ms": round(_p95(times), 1), "wall_ms": round(statistics.median(walls), 1)})
     return rows
 
 
@@ -109,11 +137,16 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             prepare(path, args.size)
             print(f"built {args.size} papers in {time.perf_counter() - started:.0f} s")
+        derived = derive(path)
+        if derived:
+            print(f"derived tables built: {derived}")
         rows = measure(path, args.repeat)
     width = max(len(r["interaction"]) for r in rows)
-    print(f"{'interaction':<{width}}  {'server ms':>9}  {'wall ms':>8}")
+    print(f"{'interaction':<{width}}  {'server p50':>10}  {'server p95':>10}  {'wall p50':>8}  target 200 ms")
     for row in rows:
-        print(f"{row['interaction']:<{width}}  {row['server_ms']:>9.1f}  {row['wall_ms']:>8.1f}")
+        met = "met" if row["server_p95_ms"] < 200 else "MISSED"
+        print(f"{row['interaction']:<{width}}  {row['server_ms']:>10.1f}  {row['server_p95_ms']:>10.1f}  "
+              f"{row['wall_ms']:>8.1f}  {met}")
     return 0
 
 
