@@ -99,34 +99,36 @@ def _logistic_fit(
     """
     # The verdict fits a few hundred small models per term: the loop avoids numpy's slower
     # wrappers (np.clip, np.max) for the ufuncs that compute the same numbers.
-    offset = np.zeros(len(totals)) if offset is None else offset
+    # Without an offset eta is X @ beta alone (adding zeros changes no bit that matters).
+    predictor = (lambda b: X @ b) if offset is None else (lambda b: X @ b + offset)
     failures = totals - matches
     p0 = np.clip(matches.sum() / totals.sum(), 1e-6, 1 - 1e-6)
     beta = np.zeros(X.shape[1])
-    beta[0] = math.log(p0 / (1 - p0)) - float(np.mean(offset)) * (X.shape[1] == 1)
+    beta[0] = math.log(p0 / (1 - p0)) - (float(np.mean(offset)) * (X.shape[1] == 1) if offset is not None else 0.0)
     if start is not None:  # a nearby fit (the same line without the change term) converges sooner
         beta[: len(start)] = start
     XT = X.T
-    loglik = _loglik(X @ beta + offset, matches, totals, failures)
+    eta = predictor(beta)
+    loglik = _loglik(eta, matches, totals, failures)
     for _ in range(200):
-        mu = 1 / (1 + np.exp(-(X @ beta + offset)))
+        mu = 1 / (1 + np.exp(-eta))  # eta of beta: computed when beta was accepted
         weight = np.maximum(totals * mu * (1 - mu), 1e-12)
         step = np.linalg.lstsq(XT @ (weight[:, None] * X), XT @ (matches - totals * mu), rcond=None)[0]
         size = 1.0
         while True:
             candidate = np.minimum(np.maximum(beta + size * step, -COEF_LIMIT), COEF_LIMIT)
-            updated = _loglik(X @ candidate + offset, matches, totals, failures)
+            candidate_eta = predictor(candidate)
+            updated = _loglik(candidate_eta, matches, totals, failures)
             if updated >= loglik - 1e-12 or size < 1e-6:
                 break
             size /= 2
         moved = np.abs(candidate - beta).max()
         gain = updated - loglik
-        beta, loglik = candidate, max(updated, loglik)
+        beta, eta, loglik = candidate, candidate_eta, max(updated, loglik)
         # Converged: the parameters stand still, or the likelihood does (a separated coefficient
         # creeping towards -inf changes the fitted probabilities, and the likelihood, by ~nothing).
         if moved < 1e-10 or gain < 1e-11 * (1 + abs(loglik)):
             break
-    eta = X @ beta + offset
     found = None
     if covariance:
         mu = 1 / (1 + np.exp(-eta))
