@@ -22,7 +22,7 @@ server p50 / p95 / CPU p50; before -> after this branch's changes (server p50 be
   trend one word monthly (term_counts)   364 / 482 / 74      (before: 128 server)
   trend 3 terms (word, prefix, phrase)   564 / 976 / 129     (before: 257)
   trend one word weekly, hf, upvotes>=5  422 / 791 / 94      (before: 342)
-  verdict of 3 terms, first call         4134 / - / 650      (before: 2461 server; fits now ~25% cheaper, identical bits)
+  verdict of 3 terms, first call         4134 / - / 650      (before: 2461 server; measured before the second fit change)
   papers of a point                      213 / 310 / 71      (before: 91)
   rising, first call                     4776 / - / 1271     (before: 14156; counts from the term index)
   search 'scaling laws'                  828 / 1434 / 159    (before: 677; scores only the query words' rows)
@@ -34,6 +34,21 @@ alone, previous code against this branch's, same warehouse and load: momentum 33
 rising 3613 -> 1180. Met at 100k on a quiet machine (CPU <= 200): trend, papers, search, momentum; not met:
 the verdict (about 500 ms of Python per three terms: ~170 small logistic fits per term) and rising
 (the pairs of consecutive words of every paper in the two windows are counted at query time).
+
+At --size 300000 (built in 1500 s at load ~20, the BM25 index with its term_tf included), load
+average 15.6, 3 warm calls, ms as server p50 / p95 / CPU p50:
+  page 7 / 8 / 7; trend one word 86 / 254 / 47; trend 3 terms 406 / 535 / 147; trend weekly hf
+  upvotes>=5 393 / 763 / 122; verdict of 3 terms first call 1618 / - / 609; papers of a point
+  636 / 763 / 118; rising first call 12010 / - / 3439; search 821 / 1038 / 268; momentum 7d
+  2061 / 2249 / 542 (every paper in the window); upvote curve 63 / 82 / 22.
+From 100k to 300k the CPU of rising and momentum grows with the papers (x2.7, x3.1), search and
+papers less (x1.7), trend hardly, the verdict not at all (its Python fits, ~500 ms per three
+terms, do not depend on the corpus). Not measured at 2.7M (the 2.7M home of `make bench` was not
+ready in time); extrapolated linearly from 300k, CPU per call at 2.7M: rising ~30 s, momentum
+with every paper in the window ~5 s, search ~1-2 s, papers of a point ~0.5-1 s, trend of a phrase
+or prefix or with filters ~0.3-0.5 s (bench_trend measured these at 2.7M: 221-516 ms wall), one
+plain word ~50 ms, the verdict ~0.5 s plus its trend. Only the page, a one-word trend, the upvote
+curve and the cached rising/verdict answers would meet 200 ms at 2.7M.
 """
 
 from __future__ import annotations
