@@ -41,6 +41,8 @@ average 15.6, 3 warm calls, ms as server p50 / p95 / CPU p50:
   upvotes>=5 393 / 763 / 122; verdict of 3 terms first call 1618 / - / 609; papers of a point
   636 / 763 / 118; rising first call 12010 / - / 3439; search 821 / 1038 / 268; momentum 7d
   2061 / 2249 / 542 (every paper in the window); upvote curve 63 / 82 / 22.
+The derived table search reads, fts_main_papers.term_tf (built with every BM25 rebuild): at 300k,
+19.4M rows from the index's 33.5M, 67.5 s wall / 16.6 s CPU (19.6 s wall at 100k); about 9x that at 2.7M.
 From 100k to 300k the CPU of rising and momentum grows with the papers (x2.7, x3.1), search and
 papers less (x1.7), trend hardly, the verdict not at all (its Python fits, ~500 ms per three
 terms, do not depend on the corpus). Not measured at 2.7M (the 2.7M home of `make bench` was not
