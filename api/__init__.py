@@ -223,10 +223,11 @@ class PaperTrends:
         if window < 1:
             raise ValueError("window must be at least 1")
         with self.connection() as con:
-            texts, _, recent_first, _ = analytics.window_texts(
-                con, by, window, until=_date(until), source=source, category=category, min_upvotes=min_upvotes
+            counts, recent, before, *_ = analytics.window_terms(
+                con, by, window, until=_date(until), source=source, category=category, min_upvotes=min_upvotes,
+                min_support=min_support,
             )
-        return trend_stats.rising_terms(texts, recent_first, min_support=min_support, limit=limit)
+        return trend_stats.rank_rising(counts, recent, before, min_support=min_support, limit=limit)
 
     def search(
         self,

@@ -672,13 +672,15 @@ def cmd_rising(args) -> int:
     settings = _settings(args)
     con = _open(settings, args)
     try:
-        texts, before_first, recent_first, last = analytics.window_texts(
-            con, args.by, args.window, until=args.until, **_filters(args)
+        # Counted from the term index (no tokenizing at query time); the same rows as
+        # trend_stats.rising_terms on the windows' texts (tests/test_analytics.py).
+        counts, recent, before, before_first, recent_first, last = analytics.window_terms(
+            con, args.by, args.window, until=args.until, **_filters(args), min_support=args.min_support
         )
         _category_hint(con, args)
     finally:
         con.close()
-    frame = trend_stats.rising_terms(texts, recent_first, min_support=args.min_support, limit=args.limit)
+    frame = trend_stats.rank_rising(counts, recent, before, min_support=args.min_support, limit=args.limit)
     if args.format == "table":
         print(f"papers first listed {recent_first} .. {last} against {before_first} .. {recent_first - dt.timedelta(days=1)}")
     write_frame(frame, args.format)

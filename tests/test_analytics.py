@@ -253,6 +253,22 @@ def test_search_ranks_by_bm25_and_stays_current(warehouse):
     assert "2509.00001" not in analytics.search(con, "probabilistic circuits", until=dt.date(2025, 8, 31))["paper_id"]
 
 
+def test_search_from_term_tf_equals_the_fts_macro(warehouse):
+    """`search` scores from term_tf (rows of the query's words only); the hits equal match_bm25 per paper."""
+    from polars.testing import assert_frame_equal
+
+    con, *_ = warehouse
+    term_index.rebuild_fts(con)
+    assert con.execute("select count(*) from fts_main_papers.term_tf").fetchone()[0] > 0
+    cases = [("scaling", {}), ("inference-time scaling laws", {}), ("Scaling TIME robots", {"limit": 7}),
+             ("graph vision", {"source": "hf", "min_upvotes": 5}), ("model", {"until": dt.date(2025, 5, 31)}),
+             ("nothing matches this", {}), ("the of and", {})]
+    for text, filters in cases:
+        fast = analytics.search(con, text, **filters)
+        assert_frame_equal(fast, analytics.search(con, text, by_macro=True, **filters))
+    assert analytics.search(con, "scaling")["paper_id"].len() == 20
+
+
 def test_rising_finds_the_planted_term(tmp_path):
     con = connection.open_writer(tmp_path / "w.duckdb")
     rows = []
@@ -272,6 +288,39 @@ def test_rising_finds_the_planted_term(tmp_path):
     assert "with" not in frame["term"].to_list()  # stop words removed
     top = frame.row(0, named=True)
     assert top["papers_before"] == 0 and top["papers_recent"] == 36
+
+
+def test_rising_from_the_term_index_equals_rising_from_the_texts(tmp_path):
+    """`rising` counts words and phrases from the term index; the rows equal tokenizing the texts."""
+    from polars.testing import assert_frame_equal
+
+    from papertrends.transforms.trend_stats import rank_rising, rising_terms
+
+    rng = random.Random(11)
+    vocabulary = list(FILLER) + ["the", "of", "with", "2024", "x", "Éclair", "straße", "strasse", "ΣΟΦΟΣ", "graph-based"]
+    con = connection.open_writer(tmp_path / "w.duckdb")
+    rows = []
+    for month in range(1, 9):
+        for j in range(25):
+            late = month >= 5 and j < 10
+            abstract = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(0, 30)))
+            if late:
+                abstract += " diffusion policies, diffusion policies of the robot"
+            title = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(1, 6)))
+            rows.append((f"25{month:02d}.{j:05d}", dt.date(2025, month, 1 + j), title, abstract or None, j % 9))
+    loads.load(con, listing_rows(rows), NO_QUARANTINE, 1)
+    # A second load changes some texts (re-indexed papers) and adds arXiv-only listings.
+    loads.load(con, listing_rows([(f"2506.{j:05d}", dt.date(2025, 6, 1 + j), "Diffusion policies", "graph graph graph", 3)
+                                  for j in range(5)]), NO_QUARANTINE, 2)
+    cases = [("month", 2, {}, 5), ("month", 3, {"min_upvotes": 4}, 2), ("week", 3, {}, 1), ("month", 1, {"source": "hf"}, 1)]
+    for by, window, filters, support in cases:
+        texts, before_first, recent_first, last = analytics.window_texts(con, by, window, **filters)
+        counts, recent, before, *dates = analytics.window_terms(con, by, window, min_support=support, **filters)
+        assert dates == [before_first, recent_first, last]
+        expected = rising_terms(texts, recent_first, min_support=support, limit=1000)
+        assert expected.height > 0
+        assert_frame_equal(rank_rising(counts, recent, before, min_support=support, limit=1000), expected)
+    con.close()
 
 
 def test_phrases_stay_inside_one_field_and_need_consecutive_words(tmp_path):

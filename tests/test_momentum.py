@@ -105,3 +105,96 @@ def test_saved_files_record_upvotes_dated_by_when_they_were_saved(tmp_path, pref
     assert count == 2 * len(items)
     ranked = papertrends.connect(home).momentum(window="7d", limit=1000)
     assert dict(zip(ranked["paper_id"], ranked["gained"])) == gains
+
+
+# The momentum query as first written (a look-up of the window's papers, titles joined to every
+# ranked paper): the reference the one-pass query must equal.
+REFERENCE_SQL = """
+with bounds as (
+    select coalesce($until::timestamptz, max(seen_at)) as end_at,
+           coalesce($until::timestamptz, max(seen_at)) - to_seconds($seconds::bigint) as start_at
+    from upvote_history
+),
+
+-- Several lists can see a paper at the same moment (a daily and a weekly list); upvotes are
+-- one number per paper on Hugging Face, so the largest reading at a moment stands for it.
+sightings as (
+    select h.paper_id, h.seen_at, max(h.upvotes) as upvotes
+    from upvote_history as h, bounds as b
+    where h.upvotes is not null and h.seen_at <= b.end_at
+        -- only papers seen inside the window: their earlier sightings, not the whole history
+        and h.paper_id in (
+            select w.paper_id from upvote_history as w, bounds as wb
+            where w.seen_at > wb.start_at and w.seen_at <= wb.end_at
+        )
+        group by h.paper_id, h.seen_at
+),
+
+per_paper as (
+    select
+        s.paper_id,
+        arg_max(s.upvotes, s.seen_at) filter (where s.seen_at <= b.start_at) as upvotes_before,
+        arg_min(s.upvotes, s.seen_at) filter (where s.seen_at > b.start_at) as upvotes_first,
+        arg_max(s.upvotes, s.seen_at) filter (where s.seen_at > b.start_at) as upvotes_end,
+        count(*) filter (where s.seen_at > b.start_at) as sightings,
+        count(*) as sightings_ever,
+        max(s.seen_at) as last_seen_at
+    from sightings as s, bounds as b
+    group by s.paper_id
+),
+
+final as (
+    select
+        m.paper_id,
+        p.title,
+        coalesce(m.upvotes_before, m.upvotes_first) as upvotes_start,
+        m.upvotes_end,
+        m.upvotes_end - coalesce(m.upvotes_before, m.upvotes_first) as gained,
+        m.sightings,
+        m.last_seen_at,
+        paper_link(m.paper_id) as link
+    from per_paper as m
+    left join papers as p using (paper_id)
+    where m.upvotes_end is not null and m.sightings_ever >= 2
+)
+
+select * from final
+order by gained desc, upvotes_end desc, paper_id
+limit $limit
+"""
+
+
+def test_momentum_equals_the_reference_query_on_random_sightings(tmp_path):
+    """Ties at one moment across lists, readings without upvotes, papers seen once or only before
+    the window, windows ending in the past: the same rows as the reference query."""
+    import random
+
+    from polars.testing import assert_frame_equal
+
+    from papertrends.warehouse import momentum
+
+    rng = random.Random(4)
+    con = connection.open_writer(tmp_path / "warehouse.duckdb")
+    papers = [(f"2504.{i:05d}", dt.date(2025, 4, 1), f"Paper {i}", "abstract", i) for i in range(60)]
+    loads.load(con, listing_rows(papers), pl.DataFrame(schema=QUARANTINE_SCHEMA), 1)
+    con.execute("delete from upvote_history")
+    start = dt.datetime(2025, 4, 1, tzinfo=dt.timezone.utc)
+    rows = {}
+    for _ in range(700):
+        paper = f"2504.{rng.randrange(70):05d}"  # a few papers never loaded: no title
+        seen = start + dt.timedelta(hours=6 * rng.randrange(80))
+        upvotes = None if rng.random() < 0.1 else rng.randrange(100)
+        for source in rng.sample(["hf_daily", "hf_weekly", "hf_monthly"], rng.randint(1, 3)):
+            rows[(paper, seen, source)] = upvotes if rng.random() < 0.7 else rng.randrange(100)
+    con.executemany("insert into upvote_history (paper_id, seen_at, source, upvotes, num_comments, raw_sha256) "
+                    "values (?, ?, ?, ?, 0, 'test')", [[*key, upvotes] for key, upvotes in rows.items()])
+    for seconds in (6 * 3600, 86400, 3 * 86400, 30 * 86400):
+        for until in (None, start + dt.timedelta(days=9), start + dt.timedelta(days=2, hours=3)):
+            parameters = {"seconds": seconds, "until": until, "limit": 1000}
+            expected = con.execute(REFERENCE_SQL, parameters).pl()
+            found = momentum.momentum(con, dt.timedelta(seconds=seconds), until=until, limit=1000)
+            assert_frame_equal(found, expected)
+            assert_frame_equal(momentum.momentum(con, dt.timedelta(seconds=seconds), until=until, limit=5), expected.head(5))
+    assert expected.height > 10
+    con.close()
+

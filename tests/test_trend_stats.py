@@ -23,6 +23,18 @@ def series(term, matches, totals, first=dt.date(2024, 1, 1)):
     })
 
 
+def test_fits_without_covariance_give_the_same_coefficients_and_likelihood():
+    """The change-point search and the profile likelihood skip the covariance (hundreds of fits per verdict)."""
+    years = np.arange(30) / 12
+    totals = np.full(30, 500.0)
+    matches = np.round(totals / (1 + np.exp(-(-3.0 + 0.5 * years + 0.7 * (years > 1.2)))))
+    X = np.column_stack([np.ones_like(years), years - years.mean(), (years > 1.2).astype(float)])
+    beta, covariance, loglik = trend_stats._logistic_fit(X, matches, totals)
+    quick_beta, nothing, quick_loglik = trend_stats._logistic_fit(X, matches, totals, covariance=False)
+    assert nothing is None and covariance.shape == (3, 3)
+    assert quick_beta.tolist() == beta.tolist() and quick_loglik == loglik
+
+
 def test_logistic_fit_recovers_a_known_slope():
     years = np.arange(24) / 12
     totals = np.full(24, 100000.0)

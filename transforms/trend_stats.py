@@ -76,54 +76,69 @@ def smoothed(trend: pl.DataFrame, periods: int) -> pl.DataFrame:
     ).with_columns(pl.col("share_smoothed").fill_nan(None))
 
 
-def _loglik(eta: np.ndarray, matches: np.ndarray, totals: np.ndarray) -> float:
-    """Binomial log-likelihood (without the constant binomial coefficients) at linear predictor eta."""
+def _loglik(eta: np.ndarray, matches: np.ndarray, totals: np.ndarray, failures: np.ndarray | None = None) -> float:
+    """Binomial log-likelihood (without the constant binomial coefficients) at linear predictor eta.
+
+    `failures` is totals - matches, passed by callers that evaluate many etas on one series.
+    """
+    failures = totals - matches if failures is None else failures
     # log(mu) = -log(1 + e^-eta) and log(1 - mu) = -eta - log(1 + e^-eta), without overflow.
-    return -float(totals @ np.logaddexp(0, -eta) + (totals - matches) @ eta)
+    return -float(totals @ np.logaddexp(0, -eta) + failures @ eta)
 
 
 def _logistic_fit(
     X: np.ndarray, matches: np.ndarray, totals: np.ndarray, offset: np.ndarray | None = None,
-    start: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, float]:
+    start: np.ndarray | None = None, covariance: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None, float]:
     """Binomial logistic regression by Newton's method with step halving: (coefficients, covariance, log-likelihood).
 
     Every step raises the likelihood, so sparse or separated data (a segment with no matches,
     whose logit runs off to -inf) cannot make it oscillate; coefficients stop at +-COEF_LIMIT.
+    covariance=False skips the covariance (None): the change-point search and the profile
+    likelihood fit hundreds of models and need only their likelihoods.
     """
-    offset = np.zeros(len(totals)) if offset is None else offset
+    # The verdict fits a few hundred small models per term: the loop avoids numpy's slower
+    # wrappers (np.clip, np.max) for the ufuncs that compute the same numbers.
+    # Without an offset eta is X @ beta alone (adding zeros changes no bit that matters).
+    predictor = (lambda b: X @ b) if offset is None else (lambda b: X @ b + offset)
+    failures = totals - matches
     p0 = np.clip(matches.sum() / totals.sum(), 1e-6, 1 - 1e-6)
     beta = np.zeros(X.shape[1])
-    beta[0] = math.log(p0 / (1 - p0)) - float(np.mean(offset)) * (X.shape[1] == 1)
+    beta[0] = math.log(p0 / (1 - p0)) - (float(np.mean(offset)) * (X.shape[1] == 1) if offset is not None else 0.0)
     if start is not None:  # a nearby fit (the same line without the change term) converges sooner
         beta[: len(start)] = start
-    loglik = _loglik(X @ beta + offset, matches, totals)
+    XT = X.T
+    eta = predictor(beta)
+    loglik = _loglik(eta, matches, totals, failures)
     for _ in range(200):
-        mu = 1 / (1 + np.exp(-(X @ beta + offset)))
+        mu = 1 / (1 + np.exp(-eta))  # eta of beta: computed when beta was accepted
         weight = np.maximum(totals * mu * (1 - mu), 1e-12)
-        step = np.linalg.lstsq(X.T @ (weight[:, None] * X), X.T @ (matches - totals * mu), rcond=None)[0]
+        step = np.linalg.lstsq(XT @ (weight[:, None] * X), XT @ (matches - totals * mu), rcond=None)[0]
         size = 1.0
         while True:
-            candidate = np.clip(beta + size * step, -COEF_LIMIT, COEF_LIMIT)
-            updated = _loglik(X @ candidate + offset, matches, totals)
+            candidate = np.minimum(np.maximum(beta + size * step, -COEF_LIMIT), COEF_LIMIT)
+            candidate_eta = predictor(candidate)
+            updated = _loglik(candidate_eta, matches, totals, failures)
             if updated >= loglik - 1e-12 or size < 1e-6:
                 break
             size /= 2
-        moved = np.max(np.abs(candidate - beta))
+        moved = np.abs(candidate - beta).max()
         gain = updated - loglik
-        beta, loglik = candidate, max(updated, loglik)
+        beta, eta, loglik = candidate, candidate_eta, max(updated, loglik)
         # Converged: the parameters stand still, or the likelihood does (a separated coefficient
         # creeping towards -inf changes the fitted probabilities, and the likelihood, by ~nothing).
         if moved < 1e-10 or gain < 1e-11 * (1 + abs(loglik)):
             break
-    mu = 1 / (1 + np.exp(-(X @ beta + offset)))
-    covariance = np.linalg.pinv(X.T @ ((totals * mu * (1 - mu))[:, None] * X))
-    return beta, covariance, _loglik(X @ beta + offset, matches, totals)
+    found = None
+    if covariance:
+        mu = 1 / (1 + np.exp(-eta))
+        found = np.linalg.pinv(XT @ ((totals * mu * (1 - mu))[:, None] * X))
+    return beta, found, _loglik(eta, matches, totals, failures)
 
 
 def _profile_loglik(slope: float, centred: np.ndarray, matches: np.ndarray, totals: np.ndarray) -> float:
     """Highest log-likelihood of the line with this slope (the intercept fitted)."""
-    _, _, loglik = _logistic_fit(np.ones((len(totals), 1)), matches, totals, offset=slope * centred)
+    _, _, loglik = _logistic_fit(np.ones((len(totals), 1)), matches, totals, offset=slope * centred, covariance=False)
     return loglik
 
 
@@ -203,12 +218,12 @@ def change_point(matches: np.ndarray, totals: np.ndarray, years: np.ndarray) -> 
     if not candidates:
         return None
     line = np.column_stack([np.ones_like(years), years - years.mean()])
-    line_beta, _, straight = _logistic_fit(line, matches, totals)
+    line_beta, _, straight = _logistic_fit(line, matches, totals, covariance=False)
     fits = {}
     for k in candidates:
         for kind, column in (("level", (years >= years[k]).astype(float)), ("slope", np.maximum(0.0, years - years[k]))):
             X = np.column_stack([line, column])
-            beta, _, loglik = _logistic_fit(X, matches, totals, start=line_beta)
+            beta, _, loglik = _logistic_fit(X, matches, totals, start=line_beta, covariance=False)
             fits[(k, kind)] = (loglik, _pearson_dispersion(X, beta, matches, totals))
     (best, kind), (loglik, dispersion) = max(fits.items(), key=lambda item: item[1][0])
     statistic = 2 * (loglik - straight) / dispersion
@@ -363,6 +378,8 @@ def rising_terms(texts: pl.DataFrame, recent_first, min_support: int = 5, limit:
     `texts` holds title, abstract and period_start of every paper in both windows; rows with
     period_start >= recent_first form the recent window. Ranked by the two-proportion z statistic
     (growth weighed by its support); terms in fewer than `min_support` recent papers are left out.
+    This tokenizes the texts; `papertrends rising` counts the same terms from the term index
+    (warehouse.analytics.window_terms) and ranks them with rank_rising: the same rows.
     """
     recent = (pl.col("period_start") >= recent_first)
     windows = texts.with_columns(recent=recent)
@@ -374,9 +391,24 @@ def rising_terms(texts: pl.DataFrame, recent_first, min_support: int = 5, limit:
         windows.with_row_index("row").select("row", "recent"), on="row"
     )
     counted = (
-        found.filter(_is_interesting(pl.col("term")))
-        .group_by("term", "kind")
+        found.group_by("term", "kind")
         .agg(recent=pl.col("recent").sum(), before=(~pl.col("recent")).sum())
+    )
+    return rank_rising(counted, total_recent, total_before, min_support, limit)
+
+
+def rank_rising(counted: pl.DataFrame, total_recent: int, total_before: int, min_support: int = 5,
+                limit: int = 20) -> pl.DataFrame:
+    """The rising table from per-term paper counts (term, kind, recent, before) of the two windows.
+
+    Terms with a stop word or a bare number at either end, or of one character, are dropped here
+    (so a caller may pass them, or not); so are terms in fewer than `min_support` recent papers.
+    """
+    if total_recent == 0 or total_before == 0:
+        raise ValueError("need papers in both windows to compare; widen --window or load more data")
+    counted = (
+        counted.filter(_is_interesting(pl.col("term")))
+        .with_columns(pl.col("recent").cast(pl.UInt32), pl.col("before").cast(pl.UInt32))
         .filter(pl.col("recent") >= min_support)
     )
     share_recent = pl.col("recent") / total_recent

@@ -41,15 +41,12 @@ sightings as (
     select h.paper_id, h.seen_at, max(h.upvotes) as upvotes
     from upvote_history as h, bounds as b
     where h.upvotes is not null and h.seen_at <= b.end_at
-        -- only papers seen inside the window: their earlier sightings, not the whole history
-        and h.paper_id in (
-            select w.paper_id from upvote_history as w, bounds as wb
-            where w.seen_at > wb.start_at and w.seen_at <= wb.end_at
-        )
     {term_filter}
     group by h.paper_id, h.seen_at
 ),
 
+-- Only papers seen inside the window are ranked: those with an upvotes_end (a reading inside
+-- the window), so no separate look-up of the window's papers is needed.
 per_paper as (
     select
         s.paper_id,
@@ -63,24 +60,30 @@ per_paper as (
     group by s.paper_id
 ),
 
-final as (
+ranked as (
     select
         m.paper_id,
-        p.title,
         coalesce(m.upvotes_before, m.upvotes_first) as upvotes_start,
         m.upvotes_end,
         m.upvotes_end - coalesce(m.upvotes_before, m.upvotes_first) as gained,
         m.sightings,
-        m.last_seen_at,
-        paper_link(m.paper_id) as link
+        m.last_seen_at
     from per_paper as m
-    left join papers as p using (paper_id)
     where m.upvotes_end is not null and m.sightings_ever >= 2
+    order by gained desc, upvotes_end desc, paper_id
+    limit $limit
+),
+
+-- Titles for the ranked rows only.
+final as (
+    select r.paper_id, p.title, r.upvotes_start, r.upvotes_end, r.gained, r.sightings, r.last_seen_at,
+           paper_link(r.paper_id) as link
+    from ranked as r
+    left join papers as p using (paper_id)
 )
 
 select * from final
 order by gained desc, upvotes_end desc, paper_id
-limit $limit
 """
 
 _TERM_FILTER = """

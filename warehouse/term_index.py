@@ -28,6 +28,7 @@ from ..transforms.terms import words_expr
 
 ALL_PAPERS_WORD_ID = 0
 HF_SOURCE_PATTERN = "hf_%"
+FTS_SCHEMA = "fts_main_papers"  # what create_fts_index names the BM25 index of table papers
 ARXIV_SOURCE = "arxiv"
 # Papers tokenized per batch: their texts pass through DuckDB results and Polars, so this bounds memory.
 BATCH_PAPERS = 25_000
@@ -112,6 +113,20 @@ def rebuild_fts(con: duckdb.DuckDBPyConnection) -> None:
         "pragma create_fts_index('papers', 'paper_id', 'title', 'abstract', "
         "stemmer = 'porter', stopwords = 'english', ignore = '[^\\p{L}\\p{N}]+', "
         "strip_accents = 1, lower = 1, overwrite = 1)"
+    )
+    build_term_tf(con)
+
+
+def build_term_tf(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)build fts_main_papers.term_tf from the BM25 index's terms table (part of rebuild_fts).
+
+    fts scores a query by scanning its `terms` table (one row per word occurrence, in document
+    order: no zone map narrows it to a word). term_tf holds each (word, paper) once with its count,
+    sorted by word, so `search` reads only the row groups of the query's words (analytics.search).
+    """
+    con.execute(
+        f"create or replace table {FTS_SCHEMA}.term_tf as "
+        f"select termid, docid, count(*) as tf from {FTS_SCHEMA}.terms group by termid, docid order by termid, docid"
     )
 
 
