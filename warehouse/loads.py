@@ -670,18 +670,3 @@ select * from (
     group by paper_id
 ) anti join arxiv_deleted using (paper_id)
 """
-
-
-def mark_arxiv_deleted(con: duckdb.DuckDBPyConnection, deleted: pl.DataFrame) -> int:
-    """Record OAI deleted records (first sighting kept); returns how many are new."""
-    if not deleted.height:
-        return 0
-    con.register("arxiv_deleted_seen", deleted.unique("paper_id", keep="first", maintain_order=True))
-    try:
-        # On DuckLake the anti join is only as good as the lock: no other writer inserts in between.
-        with lake_locks.writer_section(con):
-            before = con.execute("select count(*) from arxiv_deleted").fetchone()[0]
-            lake_locks.retrying_conflicts(lambda: con.execute(ARXIV_DELETED_INSERT.format(seen="arxiv_deleted_seen")))
-            return con.execute("select count(*) from arxiv_deleted").fetchone()[0] - before
-    finally:
-        con.unregister("arxiv_deleted_seen")
