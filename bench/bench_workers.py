@@ -56,10 +56,7 @@ def run(size: int = 0, dates: int = 60, dates_per_run: int = 5, limit: int = 2) 
     with tempfile.TemporaryDirectory(prefix="bench-workers-") as folder:
         prefect_home = Path(folder) / "prefect"
         prefect_home.mkdir()
-        saved = {name: os.environ.get(name) for name in (*LEAN_SERVER_ENV, "PREFECT_HOME")}
-        os.environ.update(LEAN_SERVER_ENV | {"PREFECT_HOME": str(prefect_home)})
-        try:
-            state = prefect_server.start()
+        with prefect_server.serving(prefect_home, LEAN_SERVER_ENV) as state:
             with DailyPapersServer(lists) as stub:
                 for count in (1, 2):
                     pool = f"bench-{count}"
@@ -72,13 +69,6 @@ def run(size: int = 0, dates: int = 60, dates_per_run: int = 5, limit: int = 2) 
                     rows.append({"benchmark": "workers", "workers": count, "limit_per_worker": limit, "dates": dates,
                                  "flow_runs": -(-dates // dates_per_run), "items": sum(map(len, lists.values())),
                                  "seconds": round(seconds, 1), "load_average": round(os.getloadavg()[0], 1)})
-        finally:
-            prefect_server.stop()
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
     return rows
 
 

@@ -11,6 +11,7 @@ without being asked: a user who never runs `server start` keeps Prefect's tempor
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -118,6 +119,27 @@ def stop(wait: float = 20.0) -> dict | None:
             os.kill(pid, signal.SIGKILL)
     path.unlink(missing_ok=True)
     return state
+
+
+@contextlib.contextmanager
+def serving(home: Path, environment: dict[str, str] | None = None):
+    """A server with its state under `home` for the duration of a block (tests, benchmarks).
+
+    PREFECT_HOME and `environment` are set for the block (the server inherits them) and restored
+    after it, whatever happens; yields start()'s state ({"url": ..., "pid": ...}).
+    """
+    wanted = {**(environment or {}), "PREFECT_HOME": str(home)}
+    saved = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
+    try:
+        yield start()
+    finally:
+        stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _alive(pid: int) -> bool:

@@ -8,7 +8,6 @@ runs, and runs queue on the embedded file's writer lock instead of failing.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 import sys
 import time
@@ -28,26 +27,15 @@ REPO = Path(__file__).resolve().parents[1]
 POOL = "papertrends-test"
 SINCE, UNTIL = dt.date(2025, 4, 1), dt.date(2025, 4, 30)  # 30 dates, all closed
 WORKERS = ("worker-a", "worker-b")
-SERVER_ENV = {"PREFECT_HOME": ""} | LEAN_SERVER_ENV
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A real Prefect server (SQLite under a temporary PREFECT_HOME) on a free 127.0.0.1 port."""
     prefect_home = tmp_path_factory.mktemp("prefect-server")
-    saved = {name: os.environ.get(name) for name in SERVER_ENV}
     # cli/prefect_server keeps its state file in PREFECT_HOME; the server inherits the rest.
-    os.environ.update(SERVER_ENV | {"PREFECT_HOME": str(prefect_home)})
-    try:
-        state = prefect_server.start()
+    with prefect_server.serving(prefect_home, LEAN_SERVER_ENV) as state:
         yield {"url": state["url"], "home": prefect_home}
-    finally:
-        prefect_server.stop()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @pytest.fixture(scope="module")
