@@ -66,15 +66,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import bench_trend  # noqa: E402
-from papertrends.warehouse import connection, term_index  # noqa: E402
+from papertrends.warehouse import connection, rising_store, term_index  # noqa: E402
 
+# Every paper seen on its list date (06:00) and three days later with a gain, appended in time
+# order as a daily ingest appends them: a 7-day window holds the last ten days' papers.
 SIGHTINGS_SQL = """
 insert or ignore into upvote_history by name
-select paper_id, fetched_at as seen_at, source, coalesce(upvotes, 0) as upvotes, 0 as num_comments, 'bench' as raw_sha256
-from listings where source = 'hf_daily'
-union all
-select paper_id, fetched_at + interval 3 day, source, coalesce(upvotes, 0) + (hash(paper_id) % 50)::integer, 0, 'bench'
-from listings where source = 'hf_daily'
+select * from (
+    select paper_id, list_date::timestamptz + interval 6 hour as seen_at, source, coalesce(upvotes, 0) as upvotes,
+           0 as num_comments, 'bench' as raw_sha256
+    from listings where source = 'hf_daily'
+    union all
+    select paper_id, list_date::timestamptz + interval 3 day + interval 6 hour, source,
+           coalesce(upvotes, 0) + (hash(paper_id) % 50)::integer, 0, 'bench'
+    from listings where source = 'hf_daily'
+)
+order by seen_at, paper_id
 """
 
 INTERACTIONS = [
@@ -89,6 +96,7 @@ INTERACTIONS = [
     ("rising panel, again (cached per warehouse state)", "/api/rising?by=month", None),
     ("search box: BM25 'scaling laws'", "/api/search?q=scaling%20laws", None),
     ("momentum panel, 7 days", "/api/momentum?window=7d", None),
+    ("momentum, 52 weeks (a year of papers in the window)", "/api/momentum?window=52w", None),
     ("one paper's upvote curve", "/api/curve?paper_id={paper}", None),
 ]
 
@@ -112,6 +120,14 @@ def derive(path: Path) -> dict:
     con = connection.open_writer(path)
     timings = {}
     try:
+        # A warehouse prepared before the sightings were dated by list date (all at one fetch
+        # moment, so every paper was in every window) gets them again, dated.
+        moments = con.execute("select count(distinct seen_at) from upvote_history where raw_sha256 = 'bench'").fetchone()[0]
+        if moments <= 2:
+            con.execute("delete from upvote_history where raw_sha256 = 'bench'")
+            con.execute(SIGHTINGS_SQL)
+            con.execute("checkpoint")
+            timings["sightings_dated"] = True
         term_index.load_fts(con)
         has = con.execute("select count(*) from duckdb_tables() where schema_name = 'fts_main_papers' "
                           "and table_name = 'term_tf'").fetchone()[0]
@@ -120,6 +136,10 @@ def derive(path: Path) -> dict:
             term_index.build_term_tf(con)
             con.execute("checkpoint")
             timings["term_tf_s"] = round(time.perf_counter() - started, 1)
+        # What every load now pays after its term index catch-up: the stored rising table.
+        started = time.perf_counter()
+        if rising_store.refresh(con):
+            timings["rising_store_s"] = round(time.perf_counter() - started, 1)
     finally:
         con.close()
     return timings
