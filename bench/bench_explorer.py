@@ -22,21 +22,21 @@ table (rising_store.refresh, what each load now runs after its term index catch-
 Measured 2026-12-03 (branch explorer2), load average 18-24 on 2 cores, CPU ms p50, before -> after:
                                             100k papers     300k papers (before: previous session,
                                                                          load ~16, rising: this one)
-  trend one word monthly                      56 -> 85         47 -> 82    (unchanged code; load)
-  trend 3 terms (word, prefix, phrase)        94 -> 180       147 -> 185   (unchanged code; load)
-  trend weekly, hf, upvotes >= 5              76 -> 133       122 -> 177   (unchanged code; load)
-  verdict of 3 terms, first call             437 -> 258*      609 -> 106
-  papers of a point                           52 -> 89        118 -> 131   (unchanged code; load)
-  rising, first call                         943 -> 34      4,407 -> 25    (stored table; 3,439 last session)
-  search 'scaling laws'                      139 -> 198       268 -> 248   (unchanged code; load)
-  momentum 7d                                139 -> 65        542 -> 84    (before: every paper in the window)
+  trend one word monthly                      56 -> 73         47 -> 82    (unchanged code; load)
+  trend 3 terms (word, prefix, phrase)        94 -> 121       147 -> 185   (unchanged code; load)
+  trend weekly, hf, upvotes >= 5              76 -> 106       122 -> 177   (unchanged code; load)
+  verdict of 3 terms, first call             437 -> 80       609 -> 106
+  papers of a point                           52 -> 58        118 -> 131   (unchanged code; load)
+  rising, first call                         943 -> 16      4,407 -> 25    (stored table; 3,439 last session)
+  search 'scaling laws'                      139 -> 147       268 -> 248   (unchanged code; load)
+  momentum 7d                                139 -> 42        542 -> 84    (before: every paper in the window)
   momentum 7d, old vs new query, same dated
   sightings (tmp script, 3 warm calls)       140 -> 17        690 -> 92
-  momentum 52 weeks                               99               208
+  momentum 52 weeks                               90               208
   rising_store.refresh (per load)                 7.1 s            23.3 s  (wall at load 24; ~1.7 s quiet at 100k)
-* at 100k the verdict ran its own trend query (the chart's frame is reused since the next commit);
-  at 300k it fits the frame the chart drew: ~35 ms of fits per term at load 24 (~15 ms quiet).
-Rows marked "unchanged code" moved with the machine's load (the same code measured 56 and 85).
+The verdict fits the frame the chart drew (the page asks for the trend, then the verdict): ~25-35 ms
+of fits per monthly term at load 20+ (~15 ms quiet). Rows marked "unchanged code" move with the
+machine's load (a one-word trend measured 56, 73 and 85 on the same code and warehouse).
 What still grows with the corpus: papers of a point and the trend of a phrase, prefix or filtered
 population (the postings of the query's words over all time are read, then joined with the
 period's papers: term_postings is ordered by word and paper key, not date); search (BM25 scores
