@@ -217,17 +217,17 @@ class PaperTrends:
     ) -> "pl.DataFrame":
         """Words and two-word phrases whose share grew most: the last `window` periods against
         the `window` before them (the rows of `papertrends rising`)."""
-        from .transforms import trend_stats
-        from .warehouse import analytics
+        from .warehouse import rising_store
 
         if window < 1:
             raise ValueError("window must be at least 1")
         with self.connection() as con:
-            counts, recent, before, *_ = analytics.window_terms(
+            # The default windows come from the writer's stored table while it is current.
+            frame, *_ = rising_store.rising(
                 con, by, window, until=_date(until), source=source, category=category, min_upvotes=min_upvotes,
-                min_support=min_support,
+                min_support=min_support, limit=limit,
             )
-        return trend_stats.rank_rising(counts, recent, before, min_support=min_support, limit=limit)
+        return frame
 
     def search(
         self,

@@ -666,21 +666,21 @@ def cmd_papers(args) -> int:
 def cmd_rising(args) -> int:
     """Words and two-word phrases whose share grew most: the last --window periods against the
     --window periods before them, stop words removed, at least --min-support recent papers."""
-    from ..transforms import trend_stats
-    from ..warehouse import analytics
+    from ..warehouse import rising_store
 
     settings = _settings(args)
     con = _open(settings, args)
     try:
-        # Counted from the term index (no tokenizing at query time); the same rows as
-        # trend_stats.rising_terms on the windows' texts (tests/test_analytics.py).
-        counts, recent, before, before_first, recent_first, last = analytics.window_terms(
-            con, args.by, args.window, until=args.until, **_filters(args), min_support=args.min_support
+        # Counted from the term index (no tokenizing at query time), or read from the table the
+        # writer keeps for the default windows; the same rows as trend_stats.rising_terms on the
+        # windows' texts (tests/test_analytics.py).
+        frame, before_first, recent_first, last = rising_store.rising(
+            con, args.by, args.window, until=args.until, **_filters(args), min_support=args.min_support,
+            limit=args.limit,
         )
         _category_hint(con, args)
     finally:
         con.close()
-    frame = trend_stats.rank_rising(counts, recent, before, min_support=args.min_support, limit=args.limit)
     if args.format == "table":
         print(f"papers first listed {recent_first} .. {last} against {before_first} .. {recent_first - dt.timedelta(days=1)}")
     write_frame(frame, args.format)

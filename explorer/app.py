@@ -161,6 +161,17 @@ def create_app(home: str | os.PathLike | None = None) -> Starlette:
     pt = PaperTrends(home, read_only=True, idle_close=IDLE_CLOSE_SECONDS)
     rising_cache: dict[tuple, dict] = {}
     verdict_cache: dict[tuple, dict] = {}
+    trend_frames: dict[tuple, object] = {}  # the last trend frames drawn, per question and warehouse state
+
+    def _state() -> tuple:
+        # The warehouse's state: the file's and its write-ahead log's change times (a small load
+        # stays in the log without touching the file, loads.SMALL_LOAD_ROWS).
+        path = pt.settings.warehouse_path
+        wal = path.with_name(path.name + ".wal")
+        return (path.stat().st_mtime_ns, wal.stat().st_mtime_ns if wal.exists() else None)
+
+    def _trend_key(terms, by, window, filters) -> tuple:
+        return (tuple(terms), by, tuple(sorted(window.items())), tuple(sorted(filters.items())), _state())
     cache_lock = threading.Lock()
 
     def handler(compute):
@@ -182,21 +193,30 @@ def create_app(home: str | os.PathLike | None = None) -> Starlette:
             return {"terms": [], "by": by, "series": [], "totals": [], "verdicts": []}
         # The verdict (a regression and a change-point search per term) has its own request, so
         # the chart is drawn first and annotated when the verdict arrives.
-        frame = pt.trend(terms, by=by, **_range(params), **_filters(params), interval=True)
+        window, filters = _range(params), _filters(params)
+        frame = pt.trend(terms, by=by, **window, **filters, interval=True)
+        # The page asks for the verdict of these terms next: it fits this frame instead of
+        # running the trend query again (same warehouse state, same rows).
+        with cache_lock:
+            if len(trend_frames) > 16:
+                trend_frames.clear()
+            trend_frames[_trend_key(terms, by, window, filters)] = frame
         return {"terms": terms, **trend_payload(frame, by, verdicts=False)}
 
     def verdict(params) -> dict:
         terms = split_terms(params.get("terms"))
         by = _text(params, "by") or "month"
         window, filters = _range(params), _filters(params)
-        key = ("verdict", tuple(terms), by, tuple(sorted(window.items())), tuple(sorted(filters.items())),
-               pt.settings.warehouse_path.stat().st_mtime_ns)
+        key = ("verdict", tuple(terms), by, tuple(sorted(window.items())), tuple(sorted(filters.items())), _state())
         with cache_lock:
             if key in verdict_cache:
                 return {**verdict_cache[key], "cached": True}
         if not terms:
             return {"verdicts": []}
-        frame = pt.trend(terms, by=by, **window, **filters)
+        with cache_lock:
+            frame = trend_frames.get(_trend_key(terms, by, window, filters))
+        if frame is None:
+            frame = pt.trend(terms, by=by, **window, **filters)
         answer = {"verdicts": trend_payload(frame.with_columns(share_low=None, share_high=None), by)["verdicts"]}
         with cache_lock:
             if len(verdict_cache) > 64:
@@ -217,8 +237,9 @@ def create_app(home: str | os.PathLike | None = None) -> Starlette:
         by = _text(params, "by") or "month"
         window = _int(params, "window", 3, 1, 60)
         filters = _filters(params)
-        # Rising reads the texts of two windows: cached per warehouse state (its file's mtime).
-        key = (by, window, tuple(sorted(filters.items())), pt.settings.warehouse_path.stat().st_mtime_ns)
+        # Cached per warehouse state (the default windows are read from the writer's stored table;
+        # other questions count the terms of two windows).
+        key = (by, window, tuple(sorted(filters.items())), _state())
         with cache_lock:
             if key in rising_cache:
                 return {**rising_cache[key], "cached": True}

@@ -323,6 +323,76 @@ def test_rising_from_the_term_index_equals_rising_from_the_texts(tmp_path):
     con.close()
 
 
+def _rising_rows(seed, months=range(1, 9), prefix="25"):
+    rng = random.Random(seed)
+    rows = []
+    for month in months:
+        for j in range(25):
+            late = month >= 5 and j < 10 + seed % 3
+            abstract = " ".join(rng.choice(FILLER) for _ in range(rng.randint(3, 25)))
+            if late:
+                abstract += " diffusion policies for robot graph"
+            rows.append((f"{prefix}{month:02d}.{j:05d}", dt.date(2025, month, 1 + j), f"Paper {rng.choice(FILLER)}", abstract, j % 9))
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_stored_rising_equals_rising_computed_from_the_index(tmp_path, seed):
+    """Each load stores the default rising table (rising_store.refresh); reads of it give the computed rows."""
+    from polars.testing import assert_frame_equal
+
+    from papertrends.warehouse import rising_store
+
+    con = connection.open_writer(tmp_path / "w.duckdb")
+    rows = _rising_rows(seed)
+    loads.load(con, listing_rows(rows[:120]), NO_QUARANTINE, 1)
+    loads.load(con, listing_rows(rows[120:]), NO_QUARANTINE, 2)
+    # A third load changes texts of indexed papers: the stored table follows.
+    changed = [(pid, day, title, abstract + " diffusion policies", up) for pid, day, title, abstract, up in rows[-30:]]
+    loads.load(con, listing_rows(changed), NO_QUARANTINE, 3)
+    for limit in (1, 15, 20, rising_store.STORED_LIMIT):
+        stored = rising_store.lookup(con, "month", 3, limit=limit)
+        assert stored is not None, "the load stored no current rising table"
+        computed = rising_store.compute(con, "month", 3, limit=limit)
+        assert_frame_equal(stored[0], computed[0])
+        assert stored[1:] == computed[1:]
+        assert stored[0].height == min(limit, computed[0].height) and computed[0].height > 0
+    # Questions the stored table does not answer are computed.
+    assert rising_store.lookup(con, "month", 3, min_upvotes=2) is None
+    assert rising_store.lookup(con, "week", 3) is None
+    assert rising_store.lookup(con, "month", 3, limit=rising_store.STORED_LIMIT + 1) is None
+    assert rising_store.lookup(con, "month", 3, min_support=4) is None
+    con.close()
+
+
+def test_a_stored_rising_table_is_not_read_once_the_index_moved_on(tmp_path):
+    """An index changed without the refresh (a writer that skipped it) makes the stored rows stale: not read."""
+    from polars.testing import assert_frame_equal
+
+    from papertrends.warehouse import rising_store
+
+    path = tmp_path / "warehouse.duckdb"
+    con = connection.open_writer(path)
+    loads.load(con, listing_rows(_rising_rows(1)), NO_QUARANTINE, 1)
+    assert rising_store.lookup(con, "month", 3) is not None
+    before = rising_store.rising(con, "month", 3)[0]
+    # New papers indexed by the term index alone, as a writer that does not refresh the store would.
+    con.execute("insert into papers select * replace ('x' || paper_id as paper_id) from papers")
+    con.execute("insert into listings select * replace ('x' || paper_id as paper_id) from listings")
+    term_index.catch_up(con, fts=False)
+    assert rising_store.lookup(con, "month", 3) is None
+    after = rising_store.rising(con, "month", 3)
+    assert_frame_equal(after[0], rising_store.compute(con, "month", 3)[0])
+    assert not after[0].equals(before)
+    assert rising_store.refresh(con) == 1 and rising_store.refresh(con) == 0  # idempotent
+    assert_frame_equal(rising_store.lookup(con, "month", 3)[0], after[0])
+    con.close()
+    # The CLI and the Python API read the same rows.
+    import papertrends
+
+    assert_frame_equal(papertrends.connect(tmp_path).rising(), after[0])
+
+
 def test_phrases_stay_inside_one_field_and_need_consecutive_words(tmp_path):
     con = connection.open_writer(tmp_path / "w.duckdb")
     day = dt.date(2025, 1, 6)

@@ -252,3 +252,45 @@ def test_explore_command_serves_on_localhost(home):  # noqa: F811
     finally:
         process.terminate()
         process.wait(20)
+
+
+def test_cached_answers_follow_a_small_load_that_stays_in_the_write_ahead_log(tmp_path):
+    """A load under SMALL_LOAD_ROWS leaves the warehouse file untouched (its rows wait in the .wal):
+    the verdict and rising answers cached per warehouse state must not outlive it."""
+    import datetime as dt
+
+    import papertrends
+    from starlette.testclient import TestClient
+
+    from papertrends.warehouse import connection, loads
+    from tests.test_analytics import NO_QUARANTINE, _rising_rows, listing_rows
+
+    path = tmp_path / "warehouse.duckdb"
+    con = connection.open_writer(path)
+    loads.load(con, listing_rows(_rising_rows(0)), NO_QUARANTINE, 1)
+    con.execute("checkpoint")
+    con.close()
+    app = create_app(tmp_path)
+    client = TestClient(app)
+    url = "/api/verdict?terms=diffusion"
+    first = client.get(url).json()
+    assert client.get(url).json().get("cached")
+    rising = client.get("/api/rising").json()["rising"]
+    app.state.papertrends.close()  # as the 2 s idle close would, so the writer can open the file
+
+    stamp = path.stat().st_mtime_ns
+    con = connection.open_writer(path)
+    more = [(f"2509.{j:05d}", dt.date(2025, 9, 1 + j), "Diffusion policies", "diffusion policies again", 1) for j in range(25)]
+    loads.load(con, listing_rows(more), NO_QUARANTINE, 2)
+    con.close()
+    assert path.stat().st_mtime_ns == stamp  # the small load is in the write-ahead log only
+
+    second = client.get(url).json()
+    expected = papertrends.connect(tmp_path).verdict("diffusion")
+    app.state.papertrends.close()
+    assert not second.get("cached") and second["verdicts"][0]["sentence"] == expected.sentence()
+    assert second["verdicts"][0]["sentence"] != first["verdicts"][0]["sentence"]
+    fresh = client.get("/api/rising").json()
+    app.state.papertrends.close()
+    assert not fresh.get("cached") and fresh["rising"] != rising
+    assert fresh["rising"] == papertrends.connect(tmp_path).rising(limit=15).to_dicts()

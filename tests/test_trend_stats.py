@@ -244,3 +244,69 @@ def test_fit_agrees_with_statsmodels_on_real_listings(samples, word):
             drop = 2 * (expected["llf"] - expected["profile"](bound)) / expected["dispersion"]
             assert drop == pytest.approx(scipy_stats.chi2.ppf(0.95, 1), abs=1e-4)
     assert got.verdict in ("rising", "falling", "flat", "inconclusive")
+
+
+# -- the vectorised change-point search and the scalar profile fit against the model-by-model code --
+
+def _reference_change_point(matches, totals, years):
+    """change_point as it was before the batched fit: one _logistic_fit per candidate (the oracle)."""
+    n = len(totals)
+    candidates = range(trend_stats.MIN_SEGMENT_PERIODS, n - trend_stats.MIN_SEGMENT_PERIODS + 1)
+    if not candidates:
+        return None
+    line = np.column_stack([np.ones_like(years), years - years.mean()])
+    line_beta, _, straight = trend_stats._logistic_fit(line, matches, totals, covariance=False)
+    fits = {}
+    for k in candidates:
+        for kind, column in (("level", (years >= years[k]).astype(float)), ("slope", np.maximum(0.0, years - years[k]))):
+            X = np.column_stack([line, column])
+            beta, _, loglik = trend_stats._logistic_fit(X, matches, totals, start=line_beta, covariance=False)
+            fits[(k, kind)] = (loglik, trend_stats._pearson_dispersion(X, beta, matches, totals))
+    (best, kind), (loglik, dispersion) = max(fits.items(), key=lambda item: item[1][0])
+    statistic = 2 * (loglik - straight) / dispersion
+    p_value = min(1.0, math.erfc(math.sqrt(max(statistic, 0) / 2)) * len(fits))
+    if p_value >= trend_stats.ALPHA:
+        return None
+    return {"index": best, "kind": kind, "lr": statistic, "p": p_value, "logliks": sorted(v[0] for v in fits.values())}
+
+
+def _series(seed: int, shape: str, n: int):
+    rng = np.random.default_rng(seed)
+    totals = rng.integers(5 if shape == "sparse" else 200, 60 if shape == "sparse" else 3000, n).astype(float)
+    t = np.arange(n)
+    logit = {
+        "step": -4 + 1.2 * (t >= n // 2 + seed % 5),
+        "bend": -5 + 0.08 * np.maximum(0, t - n // 3),
+        "flat": np.full(n, -3.0),
+        "sparse": np.where(t < n // 2, -30.0, -3.0),  # no match at all in the first half: separation
+        "noisy": -3 + rng.normal(0, 0.5, n),
+    }[shape]
+    matches = rng.binomial(totals.astype(int), 1 / (1 + np.exp(-logit))).astype(float)
+    return matches, totals, t / 12
+
+
+@pytest.mark.parametrize("shape", ["step", "bend", "flat", "sparse", "noisy"])
+@pytest.mark.parametrize("seed", range(6))
+def test_batched_change_point_equals_the_model_by_model_search(shape, seed):
+    n = [8, 24, 36, 60, 120, 250][seed]
+    matches, totals, years = _series(seed, shape, n)
+    found = trend_stats.change_point(matches, totals, years)
+    expected = _reference_change_point(matches, totals, years)
+    assert (found is None) == (expected is None), (found, expected)
+    if expected is not None:
+        # The same candidate wins unless two candidates' likelihoods tie to rounding.
+        top = expected["logliks"]
+        if len(top) < 2 or top[-1] - top[-2] > 1e-7 * (1 + abs(top[-1])):
+            assert (found["index"], found["kind"]) == (expected["index"], expected["kind"])
+        assert found["lr"] == pytest.approx(expected["lr"], rel=1e-7, abs=1e-7)
+        assert found["p"] == pytest.approx(expected["p"], rel=1e-6, abs=1e-300)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_scalar_profile_fit_equals_the_general_fit(seed):
+    matches, totals, years = _series(seed, ["step", "flat", "sparse", "bend", "noisy"][seed], 40)
+    centred = years - years.mean()
+    for slope in (-60.0, -3.0, -0.5, 0.0, 0.01, 0.7, 4.0, 60.0):
+        _, _, expected = trend_stats._logistic_fit(np.ones((len(totals), 1)), matches, totals,
+                                                   offset=slope * centred, covariance=False)
+        assert trend_stats._profile_loglik(slope, centred, matches, totals) == pytest.approx(expected, rel=1e-10, abs=1e-9)

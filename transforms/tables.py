@@ -495,6 +495,35 @@ TERM_INDEX_PENDING = Table(
     internal=True,
 )
 
+TERM_RISING = Table(
+    "term_rising",
+    "The rising table (words and two-word phrases whose share grew most) for the default windows, "
+    "computed by the writer after each load's term index catch-up (warehouse/rising_store.py); read "
+    "by `rising` without filters while index_state matches the term index.",
+    (
+        C("grain", "varchar", "period of the windows (month, week, ...)", not_null=True),
+        C("periods", "integer", "periods in each window (rising --window)", not_null=True),
+        C("min_support", "integer", "least papers in the recent window", not_null=True),
+        C("index_state", "varchar", "the term index state the rows were computed on", not_null=True),
+        C("before_first", "date", "first day of the earlier window", not_null=True),
+        C("recent_first", "date", "first day of the recent window", not_null=True),
+        C("last_date", "date", "last list date of the recent window", not_null=True),
+        C("papers_recent_total", "bigint", "papers in the recent window", not_null=True),
+        C("papers_before_total", "bigint", "papers in the earlier window", not_null=True),
+        C("rank", "integer", "1, 2, ... by z; 0 for the row that says the answer exists (no term)", not_null=True),
+        C("term", "varchar", "the word or two-word phrase"),
+        C("kind", "varchar", "word or phrase"),
+        C("papers_before", "bigint", "papers with the term in the earlier window"),
+        C("share_before", "double", "their share of the earlier window's papers"),
+        C("papers_recent", "bigint", "papers with the term in the recent window"),
+        C("share_recent", "double", "their share of the recent window's papers"),
+        C("growth", "double", "ratio of the shares (with 0.5 added to each count)"),
+        C("z", "double", "two-proportion z statistic: the rank"),
+    ),
+    write=APPEND,
+    internal=True,
+)
+
 SEARCH_INDEX_STATE = Table(
     "search_index_state",
     "Whether, and how far, the BM25 search index (DuckDB fts) is behind the papers table: one row.",
@@ -526,7 +555,7 @@ SCHEMA_MIGRATIONS = Table(
 TABLES: tuple[Table, ...] = (
     PAPERS, LISTINGS, QUARANTINE, UPVOTE_HISTORY, PAPER_SOURCES, PAPER_DETAILS, TITLE_RESOLUTIONS,
     ARXIV_DELETED, RUNS, RUN_CHECKS, RUN_STAGES, RUN_WARNINGS, OAI_HARVESTS, BACKFILL_DATES,
-    TERM_WORDS, TERM_PAPERS, TERM_POSTINGS, TERM_COUNTS, TERM_INDEX_PENDING, SEARCH_INDEX_STATE,
+    TERM_WORDS, TERM_PAPERS, TERM_POSTINGS, TERM_COUNTS, TERM_INDEX_PENDING, TERM_RISING, SEARCH_INDEX_STATE,
     SCHEMA_MIGRATIONS,
 )
 BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}

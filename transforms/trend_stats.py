@@ -137,9 +137,36 @@ def _logistic_fit(
 
 
 def _profile_loglik(slope: float, centred: np.ndarray, matches: np.ndarray, totals: np.ndarray) -> float:
-    """Highest log-likelihood of the line with this slope (the intercept fitted)."""
-    _, _, loglik = _logistic_fit(np.ones((len(totals), 1)), matches, totals, offset=slope * centred, covariance=False)
-    return loglik
+    """Highest log-likelihood of the line with this slope (the intercept fitted).
+
+    _logistic_fit's Newton iteration for the one-column model (the intercept, with the slope as an
+    offset), written for a scalar coefficient: the profile bounds' bisection calls it ~100 times
+    per term, and the general fit's matrix calls (lstsq of a 1x1 system) cost more than the sums.
+    """
+    offset = slope * centred
+    failures = totals - matches
+    p0 = min(max(matches.sum() / totals.sum(), 1e-6), 1 - 1e-6)
+    beta = math.log(p0 / (1 - p0)) - float(np.mean(offset))
+    eta = beta + offset
+    loglik = _loglik(eta, matches, totals, failures)
+    for _ in range(200):
+        mu = 1 / (1 + np.exp(-eta))
+        weight = np.maximum(totals * mu * (1 - mu), 1e-12)
+        step = float((matches - totals * mu).sum()) / float(weight.sum())
+        size = 1.0
+        while True:
+            candidate = min(max(beta + size * step, -COEF_LIMIT), COEF_LIMIT)
+            candidate_eta = candidate + offset
+            updated = _loglik(candidate_eta, matches, totals, failures)
+            if updated >= loglik - 1e-12 or size < 1e-6:
+                break
+            size /= 2
+        moved = abs(candidate - beta)
+        gain = updated - loglik
+        beta, eta, loglik = candidate, candidate_eta, max(updated, loglik)
+        if moved < 1e-10 or gain < 1e-11 * (1 + abs(loglik)):
+            break
+    return _loglik(eta, matches, totals, failures)
 
 
 def _profile_bound(fit_slope: float, fit_loglik: float, direction: int, scale: float, centred, matches, totals) -> float:
@@ -204,6 +231,73 @@ def _pearson_dispersion(X: np.ndarray, beta: np.ndarray, matches: np.ndarray, to
     return max(1.0, pearson / max(len(totals) - X.shape[1], 1))
 
 
+def _batch_logistic_fit(
+    line: np.ndarray, extra: np.ndarray, matches: np.ndarray, totals: np.ndarray, start: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """_logistic_fit (no offset, no covariance) of many models at once: (coefficients, log-likelihoods).
+
+    Model m's design is [line, extra[m]]: the shared columns `line` (periods, 2) and one column of
+    its own (extra: models x periods). Each model follows the same Newton steps with step halving
+    and the same stopping rules as _logistic_fit from the same start (`start` for the line's
+    coefficients, 0 for the extra one); the models still moving are stepped together, so the
+    change-point search is a few dozen array operations instead of hundreds of small fits. The
+    results equal _logistic_fit's up to floating-point rounding (tests compare).
+    """
+    models = extra.shape[0]
+    failures = totals - matches
+    ones, centred = line[:, 0], line[:, 1]
+
+    def predictor(coefficients: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        return (coefficients[:, 0:1] * ones + coefficients[:, 1:2] * centred) + coefficients[:, 2:3] * columns
+
+    def logliks(eta: np.ndarray) -> np.ndarray:
+        return -(np.logaddexp(0, -eta) @ totals + eta @ failures)
+
+    beta = np.zeros((models, 3))
+    beta[:, :2] = start
+    eta = predictor(beta, extra)
+    loglik = logliks(eta)
+    active = np.arange(models)
+    for _ in range(200):
+        if not active.size:
+            break
+        za, ba, ea, la = extra[active], beta[active], eta[active], loglik[active]
+        mu = 1 / (1 + np.exp(-ea))
+        weight = np.maximum(totals * mu * (1 - mu), 1e-12)
+        residual = matches - totals * mu
+        wz = weight * za
+        hessian = np.empty((len(active), 3, 3))
+        hessian[:, 0, 0] = weight @ ones
+        hessian[:, 0, 1] = hessian[:, 1, 0] = weight @ centred
+        hessian[:, 1, 1] = weight @ (centred * centred)
+        hessian[:, 0, 2] = hessian[:, 2, 0] = wz @ ones
+        hessian[:, 1, 2] = hessian[:, 2, 1] = wz @ centred
+        hessian[:, 2, 2] = (wz * za).sum(axis=1)
+        gradient = np.stack([residual @ ones, residual @ centred, (residual * za).sum(axis=1)], axis=1)
+        try:
+            step = np.linalg.solve(hessian, gradient[:, :, None])[:, :, 0]
+        except np.linalg.LinAlgError:  # a singular model: least squares, as _logistic_fit does
+            step = np.stack([np.linalg.lstsq(h, g, rcond=None)[0] for h, g in zip(hessian, gradient)])
+        size = np.ones(len(active))
+        candidate, candidate_eta, updated = np.empty_like(ba), np.empty_like(ea), np.empty(len(active))
+        pending = np.arange(len(active))
+        while pending.size:
+            trial = np.minimum(np.maximum(ba[pending] + size[pending, None] * step[pending], -COEF_LIMIT), COEF_LIMIT)
+            trial_eta = predictor(trial, za[pending])
+            trial_loglik = logliks(trial_eta)
+            candidate[pending], candidate_eta[pending], updated[pending] = trial, trial_eta, trial_loglik
+            accepted = (trial_loglik >= la[pending] - 1e-12) | (size[pending] < 1e-6)
+            size[pending[~accepted]] /= 2
+            pending = pending[~accepted]
+        moved = np.abs(candidate - ba).max(axis=1)
+        gain = updated - la
+        kept = np.maximum(updated, la)
+        beta[active], eta[active], loglik[active] = candidate, candidate_eta, kept
+        converged = (moved < 1e-10) | (gain < 1e-11 * (1 + np.abs(kept)))
+        active = active[~converged]
+    return beta, logliks(eta)
+
+
 def change_point(matches: np.ndarray, totals: np.ndarray, years: np.ndarray) -> dict | None:
     """Where the trend changes, if it does: {index, kind, before, after, lr, p}.
 
@@ -212,22 +306,30 @@ def change_point(matches: np.ndarray, totals: np.ndarray, years: np.ndarray) -> 
     MIN_SEGMENT_PERIODS periods from either end, is kept when the likelihood-ratio statistic,
     divided by the Pearson dispersion of that fuller model, beats chi-square(1) at ALPHA after a
     Bonferroni correction over every (k, kind) tried. before/after are the observed shares.
+    Every candidate model is fitted at once (_batch_logistic_fit).
     """
     n = len(totals)
-    candidates = range(MIN_SEGMENT_PERIODS, n - MIN_SEGMENT_PERIODS + 1)
+    candidates = list(range(MIN_SEGMENT_PERIODS, n - MIN_SEGMENT_PERIODS + 1))
     if not candidates:
         return None
     line = np.column_stack([np.ones_like(years), years - years.mean()])
     line_beta, _, straight = _logistic_fit(line, matches, totals, covariance=False)
-    fits = {}
-    for k in candidates:
-        for kind, column in (("level", (years >= years[k]).astype(float)), ("slope", np.maximum(0.0, years - years[k]))):
-            X = np.column_stack([line, column])
-            beta, _, loglik = _logistic_fit(X, matches, totals, start=line_beta, covariance=False)
-            fits[(k, kind)] = (loglik, _pearson_dispersion(X, beta, matches, totals))
-    (best, kind), (loglik, dispersion) = max(fits.items(), key=lambda item: item[1][0])
+    # Models in the order (k, level), (k, slope) for k ascending: argmax keeps the first of equal
+    # likelihoods, as max() over the candidates in that order did.
+    tried = [(k, kind) for k in candidates for kind in ("level", "slope")]
+    starts = years[[k for k, _ in tried]]
+    change = np.where(
+        np.array([kind == "level" for _, kind in tried])[:, None],
+        (years[None, :] >= starts[:, None]).astype(float),
+        np.maximum(0.0, years[None, :] - starts[:, None]),
+    )
+    betas, logliks = _batch_logistic_fit(line, change, matches, totals, line_beta)
+    chosen = int(np.argmax(logliks))
+    best, kind = tried[chosen]
+    loglik = float(logliks[chosen])
+    dispersion = _pearson_dispersion(np.column_stack([line, change[chosen]]), betas[chosen], matches, totals)
     statistic = 2 * (loglik - straight) / dispersion
-    p_value = min(1.0, math.erfc(math.sqrt(max(statistic, 0) / 2)) * len(fits))
+    p_value = min(1.0, math.erfc(math.sqrt(max(statistic, 0) / 2)) * len(tried))
     if p_value >= ALPHA:
         return None
     return {"index": best, "kind": kind, "before": float(matches[:best].sum() / totals[:best].sum()),

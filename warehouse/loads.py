@@ -27,7 +27,7 @@ import polars as pl
 from ..transforms import tables
 from ..transforms.papers import ARXIV_FIELDS, PAPER_COLUMNS, SHARED_FIELDS
 from ..transforms.terms import search_text_expr
-from . import lake_locks, term_index
+from . import lake_locks, rising_store, term_index
 
 # Column lists from the table declarations (transforms/tables.py).
 LISTING_KEY = list(tables.LISTINGS.key)
@@ -231,6 +231,8 @@ def _load(con, run_id: int, checks, **relations) -> LoadCounts:
     with lake_locks.writer_section(con):
         counts = lake_locks.retrying_conflicts(lambda: _merge(con, run_id, checks, **relations))
         lake_locks.retrying_conflicts(lambda: term_index.catch_up(con))
+        # Aggregates derived from the term index, after it caught up (the rising table's defaults).
+        lake_locks.retrying_conflicts(lambda: rising_store.refresh(con))
     if counts.papers_new + counts.papers_changed + counts.listings_new + counts.listings_changed < SMALL_LOAD_ROWS:
         # Closing would checkpoint, rewriting the partly filled last row group of papers (seconds,
         # whatever the load's size); a small load stays in the write-ahead log instead, which DuckDB

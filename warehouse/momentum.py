@@ -37,27 +37,54 @@ with bounds as (
 
 -- Several lists can see a paper at the same moment (a daily and a weekly list); upvotes are
 -- one number per paper on Hugging Face, so the largest reading at a moment stands for it.
-sightings as (
+-- The window's readings: a range on seen_at, so row groups outside it are skipped by their zone
+-- maps (sightings are appended as they are fetched, in time order), not the whole history read.
+window_sightings as (
     select h.paper_id, h.seen_at, max(h.upvotes) as upvotes
     from upvote_history as h, bounds as b
-    where h.upvotes is not null and h.seen_at <= b.end_at
+    where h.upvotes is not null and h.seen_at > b.start_at and h.seen_at <= b.end_at
     {term_filter}
     group by h.paper_id, h.seen_at
 ),
 
--- Only papers seen inside the window are ranked: those with an upvotes_end (a reading inside
--- the window), so no separate look-up of the window's papers is needed.
+-- Only papers seen inside the window are ranked.
+in_window as (
+    select
+        paper_id,
+        arg_min(upvotes, seen_at) as upvotes_first,
+        arg_max(upvotes, seen_at) as upvotes_end,
+        count(*) as sightings,
+        max(seen_at) as last_seen_at
+    from window_sightings
+    group by paper_id
+),
+
+-- Their last reading before the window (a moment lies wholly before or inside it, so grouping
+-- the two parts apart gives the same readings as grouping them together).
+before_window as (
+    select paper_id, arg_max(upvotes, seen_at) as upvotes_before, count(*) as sightings_before
+    from (
+        select h.paper_id, h.seen_at, max(h.upvotes) as upvotes
+        from upvote_history as h
+        join bounds as b on h.seen_at <= b.start_at
+        semi join in_window as w on w.paper_id = h.paper_id
+        where h.upvotes is not null
+        group by h.paper_id, h.seen_at
+    )
+    group by paper_id
+),
+
 per_paper as (
     select
-        s.paper_id,
-        arg_max(s.upvotes, s.seen_at) filter (where s.seen_at <= b.start_at) as upvotes_before,
-        arg_min(s.upvotes, s.seen_at) filter (where s.seen_at > b.start_at) as upvotes_first,
-        arg_max(s.upvotes, s.seen_at) filter (where s.seen_at > b.start_at) as upvotes_end,
-        count(*) filter (where s.seen_at > b.start_at) as sightings,
-        count(*) as sightings_ever,
-        max(s.seen_at) as last_seen_at
-    from sightings as s, bounds as b
-    group by s.paper_id
+        w.paper_id,
+        p.upvotes_before,
+        w.upvotes_first,
+        w.upvotes_end,
+        w.sightings,
+        w.sightings + coalesce(p.sightings_before, 0) as sightings_ever,
+        w.last_seen_at
+    from in_window as w
+    left join before_window as p using (paper_id)
 ),
 
 ranked as (
