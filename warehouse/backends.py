@@ -268,6 +268,7 @@ def _without_comments(sql: str) -> str:
 
 
 _MACRO = re.compile(r"^\s*create\s+(or\s+replace\s+)?(temp\w*\s+)?macro\b", re.IGNORECASE)
+_MACRO_NAME = re.compile(r"\s*([\w.]+)\s*\(")
 
 
 def ducklake_ddl(sql: str, con: duckdb.DuckDBPyConnection) -> str:
@@ -327,11 +328,31 @@ def session_macros(con: duckdb.DuckDBPyConnection) -> None:
     """
     from .migrations import migrations
 
+    # Each macro's last definition only: DuckDB binds a macro's tables and functions when it is
+    # created, so an early definition can fail against the tables later migrations reshaped (005's
+    # term_matches read term_postings.positions, which 013 replaced). A definition that names a
+    # macro not created yet waits for it.
+    final: dict[str, str] = {}
     for _, _, sql in migrations():
         for statement in con.extract_statements(_without_comments(sql)):
             text = statement.query.strip()
-            if _MACRO.match(text):
-                con.execute(_MACRO.sub("create or replace temp macro", text, count=1))
+            match = _MACRO.match(text)
+            if match:
+                name = _MACRO_NAME.match(text[match.end():]).group(1).lower()
+                final.pop(name, None)
+                final[name] = _MACRO.sub("create or replace temp macro", text, count=1)
+    pending = list(final.values())
+    while pending:
+        waiting, missing = [], None
+        for text in pending:
+            try:
+                con.execute(text)
+            except duckdb.CatalogException as error:
+                waiting.append(text)
+                missing = error
+        if len(waiting) == len(pending):
+            raise missing
+        pending = waiting
 
 
 def lock_down_reader(con: duckdb.DuckDBPyConnection, memory_limit: str | None = None,
