@@ -342,7 +342,10 @@ def lock_down_reader(con: duckdb.DuckDBPyConnection, memory_limit: str | None = 
     allowed directory (its Parquet files must still be read); then no statement can read or write
     any other file or URL, attach, install or load, or turn access back on.
     """
+    from .term_index import load_fts
+
     data_path = con.execute(f"select value from {LAKE_ALIAS}.options() where option_name = 'data_path'").fetchone()
+    load_fts(con)  # BM25 search stems its query (the index's tables are in the lake)
     if memory_limit is not None:
         con.execute(f"set memory_limit = {_literal(memory_limit)}")
     if temp_directory is not None:
