@@ -170,22 +170,6 @@ def test_every_writer_command_runs_on_a_ducklake(tmp_path, postgres_server, s3_c
     assert code == 0 and "2025-03" in out
 
 
-def test_search_index_and_rebuild_refuse_a_ducklake_with_a_reason(tmp_path, postgres_server, s3_credentials, prefect_harness, capsys):
-    lake = new_ducklake(postgres_server, s3_credentials)
-    home = lake_home(tmp_path, lake)
-    build_warehouse(home / "warehouse.duckdb", SINCE, dt.date(2025, 1, 3), seed=2)
-    (home / "raw").mkdir()
-    code, out, err = cli(capsys, home, "search", "--refresh-index")
-    assert code != 0 and "no BM25 search on a DuckLake" in err and "Traceback" not in err
-    code, out, err = cli(capsys, home, "search", "model")
-    assert code != 0 and "no BM25 search on a DuckLake" in err
-    code, out, err = cli(capsys, home, "status", "--format", "json")
-    assert code == 0 and json.loads(out)["search_index"].startswith("no BM25 search on a DuckLake")
-    code, out, err = cli(capsys, home, "rebuild")
-    assert code != 0 and "rebuild works on an embedded warehouse only" in err and "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1
-
-
 def test_a_commit_conflict_is_retried(tmp_path, postgres_server, s3_credentials):
     """Two transactions changing one row of a lake: the second commit conflicts, and is run again."""
     lake = new_ducklake(postgres_server, s3_credentials)

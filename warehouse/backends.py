@@ -43,9 +43,9 @@ from . import lake_locks
 EMBEDDED_FILE = "warehouse.duckdb"
 LAKE_ALIAS = "lake"
 
-# Writer runs (ingest, enrich, backfill) load into a DuckLake: every write statement is one DuckLake
-# takes (MERGE INTO, anti-join inserts, run ids without a sequence). `rebuild` refuses a DuckLake
-# (flows/rebuild.py says why).
+# Writer runs (ingest, enrich, backfill, rebuild) load into a DuckLake: every write statement is one
+# DuckLake takes (MERGE INTO, anti-join inserts, run ids without a sequence). `rebuild` builds an
+# embedded file from raw/ and copies it into the lake in one snapshot (flows/rebuild.py).
 WRITER_RUNS_ON_DUCKLAKE = True
 
 # Extension name -> (wheel module, file stem) for what a DuckLake connection needs.
