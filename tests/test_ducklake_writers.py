@@ -23,7 +23,6 @@ import duckdb
 import polars as pl
 import pytest
 from papertrends.cli.main import main
-from papertrends.core.errors import WarehouseError
 from papertrends.devkit.sample_listings import generate_daily_lists, write_daily_files
 from papertrends.transforms.hf_listings import daily_papers_extracted, listings_normalized
 from papertrends.warehouse import backends, connection, lake_locks, ledger, loads

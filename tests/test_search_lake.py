@@ -13,7 +13,6 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import pytest
 from polars.testing import assert_frame_equal
 from papertrends.cli.main import main
 from papertrends.devkit.sample_listings import generate_daily_lists

@@ -105,6 +105,8 @@ FTS_TOKENIZE_SQL = (
 def fts_tokenize_sql(argument: str) -> str:
     """fts's tokenize(`argument`) as a plain expression: what search runs where no macro is stored."""
     return FTS_TOKENIZE_SQL.replace("CAST(s AS", f"CAST({argument} AS", 1)
+
+
 # What analytics.search reads: the term dictionary with document frequencies, document lengths,
 # corpus statistics and per-(word, paper) counts. fts's `terms` (one row per word occurrence),
 # `fields`, `stopwords` and macros stay in the scratch file.
