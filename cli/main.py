@@ -342,6 +342,17 @@ def migrate(**_):
 
 @cli.command(context_settings=CONTEXT)
 @home_option
+@click.option("--grace", default="1h", show_default=True, metavar="SPAN",
+              help="spare data files and scheduled deletions younger than this: 0s, 30m, 1h, 2d")
+@click.option("--expire-older-than", metavar="SPAN", help="also expire snapshots older than this (ends --as-of to them): 30d, 12w")
+@click.option("--dry-run", is_flag=True, help="list what would be deleted or expired; change nothing")
+@_run(lambda args: cmd_maintain(args))
+def maintain(**_):
+    """DuckLake upkeep: delete orphaned data files (a killed writer's), optionally expire old snapshots."""
+
+
+@cli.command(context_settings=CONTEXT)
+@home_option
 @verbose_option
 @_run(lambda args: cmd_rebuild(args))
 def rebuild(**_):
@@ -826,13 +837,9 @@ def cmd_config(args) -> int:
 def cmd_rebuild(args) -> int:
     """Re-create the lake and the warehouse from the raw archive alone (no network)."""
     _quiet_prefect(args)
-    from ..core.errors import WarehouseError
-    from ..flows.rebuild import REBUILD_REFUSES_DUCKLAKE, rebuild_from_raw
-    from ..warehouse import backends
+    from ..flows.rebuild import rebuild_from_raw
 
     settings = _settings(args)
-    if backends.ducklake_of(settings) is not None:
-        raise WarehouseError(REBUILD_REFUSES_DUCKLAKE)  # before the flow starts: one line, no flow-run traceback
     report = rebuild_from_raw(home=str(settings.home))
     print(report.summary())
     return EXIT_OK
@@ -867,6 +874,27 @@ def cmd_migrate(args) -> int:
     from ..warehouse.migrate import migrate_data_root
 
     print(migrate_data_root(_settings(args), args.to, data_path=args.data_path).summary())
+    return EXIT_OK
+
+
+def cmd_maintain(args) -> int:
+    """Delete a DuckLake's orphaned data files (and, when asked, expire old snapshots) with DuckLake's functions."""
+    from ..warehouse import backends, connection
+
+    settings = _settings(args)
+    grace = backends.parse_span(args.grace, "--grace")
+    expire = backends.parse_span(args.expire_older_than, "--expire-older-than") if args.expire_older_than else None
+    if backends.ducklake_of(settings) is None:
+        print("maintain: nothing to do, the warehouse is the embedded file (orphaned data files are a DuckLake's)")
+        return EXIT_OK
+    con = connection.open_writer(settings.warehouse_path, settings.writer_wait)
+    try:
+        done = backends.maintain_ducklake(con, grace, expire, dry_run=args.dry_run)
+    finally:
+        con.close()
+    for path in done.orphaned_files + done.old_files:
+        print(path)
+    print(done.summary(), file=sys.stderr)
     return EXIT_OK
 
 

@@ -160,8 +160,13 @@ def apply_deployment(pool: str):
 
 def ledger_state(settings: Settings) -> tuple[set[str], dict[str, str]]:
     """(dates done after they closed, failed dates with reasons) from the ledger; empty before any warehouse."""
-    if backends.ducklake_of(settings) is None and not settings.warehouse_path.exists():
+    lake = backends.ducklake_of(settings)
+    if lake is None and not settings.warehouse_path.exists():
         return set(), {}
+    if lake is not None:
+        # A reader cannot create a lake: a new one gets its tables here (as any writer would make
+        # them), once, before the workers load it.
+        backends.open_writer_ducklake(lake).close()
     con = connection.open_reader(settings.warehouse_path, settings.reader_wait)
     try:
         return backfill_ledger.done_dates(con, SOURCE_HF), backfill_ledger.failed_dates(con, SOURCE_HF)

@@ -4,6 +4,14 @@ Everything is built beside the live copies (lake.rebuild/, warehouse.rebuild.duc
 writer lock, checked, and only then swapped in: the warehouse by one atomic rename, so a reader
 sees either the old warehouse or the new one, never a half-built one. The old warehouse is kept
 as warehouse.before-rebuild.duckdb. The run ledger is carried over, so history survives a rebuild.
+
+When the warehouse is a DuckLake the rebuild is made the same way in the embedded file
+warehouse.rebuild.duckdb, then copied into the lake in one transaction (one snapshot) under the
+lake's merge lock: every data table's rows are replaced by the rebuilt ones, while the lake keeps
+its own run ledger and harvest/backfill state. Inside that transaction, before anything is
+replaced, the live lake is checked against the rebuild: any data table holding more rows, or any
+paper or listing the rebuild lacks (rows another machine loaded from its own raw/), refuses the
+swap. The previous state stays readable with --as-of until its snapshot is expired.
 """
 
 from __future__ import annotations
@@ -21,19 +29,11 @@ from ..pipeline import registry
 from ..pipeline.details import details_normalized
 from ..sources.raw_archive import iter_raw
 from ..transforms.hf_details import search_hits, title_resolved
-from ..warehouse import backends, connection, enrichment, ledger, term_index
+from ..warehouse import backends, connection, enrichment, lake_locks, ledger, term_index
 from ..warehouse.checks import CheckContext
 from . import runs
 from .runs import run_logger
 
-# A DuckLake is loaded by writers on many machines, each from its own raw archive: no one data
-# root's raw/ holds what the lake holds, so a rebuild from it would drop the other machines' rows
-# (and the refusal to shrink would stop it anyway). Old states stay readable by time travel.
-REBUILD_REFUSES_DUCKLAKE = (
-    "rebuild works on an embedded warehouse only: a DuckLake is fed from the raw archives of every machine "
-    "that loads it, and this data root's raw/ is only one of them. Rebuild into a file (unset `warehouse`), "
-    "then `papertrends migrate --to <ducklake url>` into a new lake; read the lake's older states with --as-of"
-)
 REBUILD_LAKE = "lake.rebuild"
 REBUILD_WAREHOUSE = "warehouse.rebuild.duckdb"
 BACKUP_WAREHOUSE = "warehouse.before-rebuild.duckdb"
@@ -57,6 +57,11 @@ def _swap_in(settings: Settings, new_lake: Path, new_warehouse: Path) -> None:
     if live.exists():
         _keep_backup(live)
     new_warehouse.replace(live)  # atomic: readers open the old file or the new one
+    _swap_lake_dir(settings, new_lake)
+
+
+def _swap_lake_dir(settings: Settings, new_lake: Path) -> None:
+    """Put the rebuilt Parquet lake (lake.rebuild/) in place of the data root's lake/."""
     old_lake = settings.home / "lake.old"
     shutil.rmtree(old_lake, ignore_errors=True)
     if settings.lake_dir.exists():
@@ -93,6 +98,98 @@ def _carried_over(con, live: Path) -> None:
                 con.execute(f"insert into {table} by name select * from live.{table}")
     finally:
         con.execute("detach live")
+
+
+def _carried_over_from_lake(con, lake: backends.DuckLake) -> None:
+    """The lake's run ledger and harvest/backfill state into the rebuilt file (ids kept, sequence moved past them)."""
+    backends.attach(con, lake, alias="live", read_only=True)
+    try:
+        with connection.transaction(con):
+            for table in (*ledger.RUN_LEDGER_TABLES, *CARRIED_TABLES):
+                con.execute(f"insert into {table} by name select * from live.{table}")
+            highest = con.execute("select coalesce(max(run_id), 0) from runs").fetchone()[0]
+            if highest:
+                # DuckDB sequences cannot be restarted in place; drawing values moves it on.
+                con.execute("select max(nextval('run_id_sequence')) from range(?)", [highest])
+    finally:
+        con.execute("detach live")
+
+
+# Rows of the live lake a rebuild must hold, by key: a rebuild lacking one would lose it.
+_KEYED_TABLES = {"papers": "paper_id", "listings": "source, list_date, paper_id"}
+# Never replaced by a rebuild: what raw/ cannot give back (kept as the lake has it), the schema
+# ledger, and the search index (rebuilt in the lake afterwards).
+_KEPT_IN_LAKE = {*ledger.RUN_LEDGER_TABLES, *CARRIED_TABLES, "schema_migrations", "search_index_state"}
+
+
+def _lake_shortfall(con) -> list[str]:
+    """What the live lake holds that the attached `rebuilt` file lacks: counts per data table, then keys."""
+    present = {t for (t,) in con.execute("select table_name from duckdb_tables() where database_name = 'rebuilt'").fetchall()}
+    short = []
+    for table in DATA_TABLES:
+        if table not in present:
+            continue
+        live, = con.execute(f"select count(*) from {table}").fetchone()
+        new, = con.execute(f"select count(*) from rebuilt.{table}").fetchone()
+        if new < live:
+            short.append(f"{table} {new} < {live}")
+    for table, key in _KEYED_TABLES.items():
+        lacking, = con.execute(
+            f"select count(*) from (select {key} from {table} except select {key} from rebuilt.{table})").fetchone()
+        if lacking:
+            short.append(f"{lacking} {table} row(s) of the lake not in the rebuild")
+    return short
+
+
+def _swap_into_lake(settings: Settings, new_warehouse: Path, run_id: int) -> int:
+    """Replace the lake's data tables with the rebuilt file's in one snapshot; returns that snapshot.
+
+    Under the lake's merge lock no other papertrends writer commits between the check and the
+    swap. The rebuild run's own checks, stages and warnings (recorded in the file) join the
+    lake's ledger. The BM25 index is marked stale, then rebuilt in the lake.
+    """
+    con = connection.open_writer(settings.warehouse_path, settings.writer_wait)
+    try:
+        quoted = str(new_warehouse).replace("'", "''")  # ATTACH takes no parameters
+        con.execute(f"attach '{quoted}' as rebuilt (read_only)")
+        tables = [(schema, table) for schema, table in con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = 'rebuilt' "
+            "and schema_name <> ? order by all", [term_index.FTS_SCHEMA]).fetchall() if table not in _KEPT_IN_LAKE]
+
+        def swap() -> None:
+            con.execute("begin transaction")
+            try:
+                short = _lake_shortfall(con)
+                if short:
+                    raise errors.WarehouseError(
+                        "rebuild refused: the rebuild from this data root's raw/ holds less than the DuckLake ("
+                        + ", ".join(short) + "); the lake is unchanged. Rows another machine loaded from its own "
+                        "raw/ cannot be rebuilt here")
+                for schema, table in tables:
+                    con.execute(f'delete from "{schema}"."{table}"')
+                    con.execute(f'insert into "{schema}"."{table}" by name select * from rebuilt."{schema}"."{table}"')
+                for table in ledger.RUN_LEDGER_TABLES[1:]:  # this run's rows; runs itself is the lake's
+                    con.execute(f"insert into {table} by name (select * from rebuilt.{table} where run_id = $1 "
+                                f"except all select * from {table} where run_id = $1)", [run_id])
+                papers, = con.execute("select count(*) from papers").fetchone()
+                con.execute("update search_index_state set stale = true, papers_behind = ?, "
+                            "behind_since = coalesce(behind_since, now())", [papers])
+                con.execute("commit")
+            except BaseException:
+                try:
+                    con.execute("rollback")
+                except Exception:
+                    pass  # a failed commit (a DuckLake conflict) has ended the transaction
+                raise
+
+        with lake_locks.writer_section(con):
+            lake_locks.retrying_conflicts(swap)
+        snapshot = backends.snapshot_of(con)
+        con.execute("detach rebuilt")
+        term_index.rebuild_fts_if_stale(con)
+        return snapshot
+    finally:
+        con.close()
 
 
 def _loaded_lake_batch(con, lake_dir: Path, batch, report: RunReport) -> None:
@@ -165,8 +262,7 @@ def rebuild_from_raw(home: str | None = None) -> RunReport:
     ledger, and is finished and published in whichever warehouse is live when it ends.
     """
     settings = load_settings(home)
-    if backends.ducklake_of(settings) is not None:
-        raise errors.WarehouseError(REBUILD_REFUSES_DUCKLAKE)
+    lake = backends.ducklake_of(settings)
     if not settings.raw_dir.is_dir():
         raise errors.WarehouseError(f"no raw archive at {settings.raw_dir}: nothing to rebuild from")
     new_lake = settings.home / REBUILD_LAKE
@@ -180,8 +276,11 @@ def rebuild_from_raw(home: str | None = None) -> RunReport:
         con = connection.open_writer(new_warehouse, settings.writer_wait)
         try:
             registry.bounded(con, settings.home)
-            ledger.copy_run_ledger(con, live)
-            _carried_over(con, live)
+            if lake is None:
+                ledger.copy_run_ledger(con, live)
+                _carried_over(con, live)
+            else:
+                _carried_over_from_lake(con, lake)
             groups = registry.split_by_load(iter_raw(settings.raw_dir))
             batches = 0
             # One batch in memory at a time: normalized, written, merged, dropped.
@@ -201,7 +300,7 @@ def rebuild_from_raw(home: str | None = None) -> RunReport:
                          f"{details} detail answer(s), {titles} title search(es) replayed")
             con.close()
             con = None
-            if live.exists():
+            if live.exists() or lake is not None:
                 before, after = table_counts(live), table_counts(new_warehouse)
                 smaller = [f"{t} {after.get(t, 0)} < {n}" for t, n in before.items() if after.get(t, 0) < n]
                 if smaller:
@@ -209,7 +308,8 @@ def rebuild_from_raw(home: str | None = None) -> RunReport:
                         "rebuild refused: the rebuilt warehouse holds less than the live one (" + ", ".join(smaller)
                         + "); the live warehouse is unchanged. Is part of raw/ missing, or of a kind this papertrends cannot read?")
             con = connection.open_writer(new_warehouse, settings.writer_wait)
-            term_index.rebuild_fts_if_stale(con)
+            if lake is None:
+                term_index.rebuild_fts_if_stale(con)  # on a lake: built in the lake after the swap
         except BaseException:
             if con is not None:
                 con.close()
@@ -220,7 +320,18 @@ def rebuild_from_raw(home: str | None = None) -> RunReport:
         # left behind): checkpoint explicitly, as a small load skips the checkpoint at close.
         con.execute("checkpoint")
         con.close()
-        _swap_in(settings, new_lake, new_warehouse)
+        if lake is None:
+            _swap_in(settings, new_lake, new_warehouse)
+        else:
+            try:
+                snapshot = _swap_into_lake(settings, new_warehouse, report.run_id)
+            except BaseException:
+                shutil.rmtree(new_lake, ignore_errors=True)
+                raise
+            finally:
+                _remove_duckdb_file(new_warehouse)
+            _swap_lake_dir(settings, new_lake)
+            run_logger().info(f"rebuilt data committed to {lake.describe()} as snapshot {snapshot}")
         # recorded_run now finishes this run (copied over, still running) in the swapped-in warehouse.
     run_logger().info(f"rebuilt from {report.inputs} raw input(s) in {report.seconds:.1f}s")
     return report

@@ -23,7 +23,6 @@ import duckdb
 import polars as pl
 import pytest
 from papertrends.cli.main import main
-from papertrends.core.errors import WarehouseError
 from papertrends.devkit.sample_listings import generate_daily_lists, write_daily_files
 from papertrends.transforms.hf_listings import daily_papers_extracted, listings_normalized
 from papertrends.warehouse import backends, connection, lake_locks, ledger, loads
@@ -128,7 +127,7 @@ def cli(capsys, home: Path, *argv: str) -> tuple[int, str, str]:
 
 
 def test_every_writer_command_runs_on_a_ducklake(tmp_path, postgres_server, s3_credentials, prefect_harness, capsys):
-    """ingest hf / files / arxiv (API and OAI), backfill, enrich on one lake: every item once, every run completed."""
+    """ingest hf / files / arxiv (OAI and API --query), backfill, enrich on one lake: every item once, every run completed."""
     from papertrends.devkit.arxiv_stub_server import ArxivServer, generate_arxiv_papers
     from papertrends.devkit.hf_stub_server import DailyPapersServer
 
@@ -151,6 +150,16 @@ def test_every_writer_command_runs_on_a_ducklake(tmp_path, postgres_server, s3_c
     with ArxivServer(papers, oai_page_size=10, deleted_every=7) as server:
         code, out, err = cli(capsys, home, "ingest", "arxiv", "--oai", "--base-url", server.oai_url)
         assert code == 0, out + err
+    # The API's Atom pages (several, arxiv_page_size 10), twice: the second run adds nothing.
+    api_papers = generate_arxiv_papers(23, seed=8)
+    with ArxivServer(api_papers) as server:
+        for _ in range(2):
+            code, out, err = cli(capsys, home, "ingest", "arxiv", "--query", "all", "--base-url", server.api_url)
+            assert code == 0, out + err
+        assert len([r for r in server.requests if r["path"] == "/api/query"]) >= 6
+    api_ids = sorted({p["id"] for p in api_papers})
+    assert lake_rows(home, "select count(*) from papers where paper_id in (select unnest(?::varchar[]))", [api_ids]) == \
+        [(len(api_ids),)]
 
     hf_items = sum(len(v) for v in lists.values()) + sum(len(v) for v in saved.values())
     assert lake_rows(home, "select count(*) from listings where source like 'hf_%'") == [(hf_items,)]
@@ -163,27 +172,11 @@ def test_every_writer_command_runs_on_a_ducklake(tmp_path, postgres_server, s3_c
     assert lake_rows(home, "select count(*) from paper_details")[0][0] == hf_papers > 0
     assert duplicate_keys(home) == {}
     runs = lake_rows(home, "select run_id, flow, status from runs order by run_id")
-    assert [r[0] for r in runs] == list(range(1, len(runs) + 1)) and len(runs) == 7
+    assert [r[0] for r in runs] == list(range(1, len(runs) + 1)) and len(runs) == 9
     assert {r[2] for r in runs} == {"completed"}, runs
     # The term index followed every load: trend answers from it.
     code, out, _ = cli(capsys, home, "trend", "model", "--by", "month", "--format", "csv")
     assert code == 0 and "2025-03" in out
-
-
-def test_search_index_and_rebuild_refuse_a_ducklake_with_a_reason(tmp_path, postgres_server, s3_credentials, prefect_harness, capsys):
-    lake = new_ducklake(postgres_server, s3_credentials)
-    home = lake_home(tmp_path, lake)
-    build_warehouse(home / "warehouse.duckdb", SINCE, dt.date(2025, 1, 3), seed=2)
-    (home / "raw").mkdir()
-    code, out, err = cli(capsys, home, "search", "--refresh-index")
-    assert code != 0 and "no BM25 search on a DuckLake" in err and "Traceback" not in err
-    code, out, err = cli(capsys, home, "search", "model")
-    assert code != 0 and "no BM25 search on a DuckLake" in err
-    code, out, err = cli(capsys, home, "status", "--format", "json")
-    assert code == 0 and json.loads(out)["search_index"].startswith("no BM25 search on a DuckLake")
-    code, out, err = cli(capsys, home, "rebuild")
-    assert code != 0 and "rebuild works on an embedded warehouse only" in err and "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1
 
 
 def test_a_commit_conflict_is_retried(tmp_path, postgres_server, s3_credentials):

@@ -19,6 +19,7 @@ from papertrends.cli import prefect_server
 from papertrends.devkit.hf_stub_server import DailyPapersServer
 from papertrends.devkit.prefect_workers import LEAN_SERVER_ENV, PrefectWorkers, api, child_env
 from papertrends.devkit.sample_listings import generate_daily_lists
+from papertrends.devkit.services import S3Server
 from papertrends.flows.pool import DEPLOYMENT_NAME, WORKER_LABEL, chunked
 from testsupport import warehouse_rows as rows
 from testsupport import write_settings
@@ -40,9 +41,16 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def workers(server):
-    """A process work pool and two `prefect worker start` processes polling it (stopped at the end)."""
-    with PrefectWorkers(server["url"], POOL, WORKERS, server["home"], limit=2) as started:
-        yield started
+    """A process work pool and two `prefect worker start` processes polling it (stopped at the end).
+
+    The workers carry the test S3 server's keys (moto's, for 127.0.0.1 only) in their environment,
+    as a deployment's workers carry the bucket's: the DuckLake test submits to the same workers.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ACCESS_KEY_ID", S3Server.access_key_id)
+        patch.setenv("AWS_SECRET_ACCESS_KEY", S3Server.secret_access_key)
+        with PrefectWorkers(server["url"], POOL, WORKERS, server["home"], limit=2) as started:
+            yield started
 
 
 def test_a_backfill_through_two_workers_loads_every_date_once(server, workers, tmp_path):
@@ -79,6 +87,41 @@ def test_a_backfill_through_two_workers_loads_every_date_once(server, workers, t
     ran = Counter(r["labels"].get(WORKER_LABEL) for r in completed)
     assert set(ran) == set(WORKERS), ran
     assert deployment["work_pool_name"] == POOL and deployment["entrypoint"] == "papertrends.flows.backfill.backfill_hf"
+
+
+def test_a_backfill_submitted_to_the_workers_loads_a_ducklake_once(server, workers, postgres_server, s3_credentials, tmp_path):
+    """The same workers load a DuckLake (PostgreSQL catalog, moto S3): every date once, no key twice."""
+    from papertrends.warehouse import connection
+
+    from services import new_ducklake
+
+    lake = new_ducklake(postgres_server, s3_credentials)
+    home = tmp_path / "lakehome"
+    home.mkdir()
+    write_settings(home, warehouse=lake.url, ducklake_data_path=lake.data_path, s3_endpoint=lake.s3_endpoint,
+                   backoff_base=0.02, max_attempts=2, read_timeout=10.0, backfill_retry_delay=0.1)
+    since, until = dt.date(2025, 5, 1), dt.date(2025, 5, 4)
+    lists = generate_daily_lists(since, until, seed=13)
+    with DailyPapersServer(lists, default_limit=20) as stub:
+        result = subprocess.run(
+            [sys.executable, "-m", "papertrends.cli.main", "--home", str(home), "backfill", "--since", str(since),
+             "--until", str(until), "--base-url", stub.base_url, "--submit", "--pool", POOL, "--dates-per-run", "2"],
+            capture_output=True, text=True, cwd=REPO, env=child_env(server["url"], server["home"]), timeout=600,
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 date(s) in 2 flow run(s)" in result.stdout and "4 done, 0 failed" in result.stdout, result.stdout
+    assert not (home / "warehouse.duckdb").exists()  # loaded into the lake, not a file
+    con = connection.open_reader(home / "warehouse.duckdb")
+    try:
+        assert con.execute("select strftime(list_date, '%Y-%m-%d'), status from backfill_dates order by 1").fetchall() == \
+            [(day, "done") for day in sorted(lists)]
+        assert con.execute("select count(*), count(distinct (list_date, paper_id)) from listings").fetchall() == \
+            [(sum(map(len, lists.values())),) * 2]
+        assert con.execute("select count(*) - count(distinct paper_id) from papers").fetchone()[0] == 0
+        assert con.execute("select status, count(*) from runs where flow = 'backfill-hf' group by 1").fetchall() == \
+            [("completed", 2)]
+    finally:
+        con.close()
 
 
 def test_submit_without_a_prefect_server_is_one_line(tmp_path):

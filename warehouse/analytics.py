@@ -258,7 +258,7 @@ def window_terms(
 # term_tf (term_index.rebuild_fts): the same scores, without calling the macro once per paper.
 _SCORED_FAST = """
 with tokens as (
-    select distinct stem(unnest(fts_main_papers.tokenize($text)), 'porter') as t
+    select distinct stem(unnest(""" + term_index.fts_tokenize_sql("$text") + """), 'porter') as t
 ),
 
 term_tf as (
@@ -340,12 +340,12 @@ def search(
     """
     _check("month", source)
     term_index.load_fts(con)
-    exists = con.execute("select count(*) from duckdb_schemas() where schema_name = 'fts_main_papers'").fetchone()[0]
-    if not exists:
+    if not term_index.fts_built(con):
         raise ValueError("this warehouse has no search index yet: run `papertrends ingest ...` once to build it")
     parameters = {"text": text, "limit": limit, **_filters(since, until, source, category, min_upvotes)}
     fast = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = 'fts_main_papers' and table_name = 'term_tf'"
+        "select count(*) from duckdb_tables() where database_name = current_database() "
+        "and schema_name = 'fts_main_papers' and table_name = 'term_tf'"
     ).fetchone()[0]
     # An index built before term_tf existed is scored by the macro until its next rebuild.
     scored = _SCORED_FAST if fast and not by_macro else _SCORED_MACRO

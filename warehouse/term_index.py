@@ -90,14 +90,32 @@ def load_fts(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"load '{fts_extension_path()}'")
 
 
-# DuckDB's fts extension keeps its index as tables plus macros in a schema of the database;
-# DuckLake 1.5.5 cannot store those macros (see backends.ducklake_ddl), so there is no BM25 index
-# on a DuckLake. The term index (trend, papers --term, rising) works there as on a file.
-FTS_ON_DUCKLAKE = (
-    "no BM25 search on a DuckLake: DuckDB's fts index (tables and macros) cannot be stored in one. "
-    "Use `papers --term` / `trend` (the term index works here), or search a copy: "
-    "`papertrends migrate --to <file>.duckdb`"
+# The BM25 index: DuckDB's fts extension builds it as tables plus macros in schema fts_main_papers.
+# DuckLake 1.5.5 cannot store the macros, so on a DuckLake the index is built by the same extension
+# in a scratch DuckDB file and only the plain tables `search` reads (FTS_LAKE_TABLES) are copied into
+# the lake; the query side needs no macro (FTS_TOKENIZE_SQL stands for fts's tokenize macro).
+FTS_OPTIONS = (
+    "stemmer = 'porter', stopwords = 'english', ignore = '[^\\p{L}\\p{N}]+', "
+    "strip_accents = 1, lower = 1, overwrite = 1"
 )
+# The body of the tokenize macro create_fts_index makes with FTS_OPTIONS, for argument `s` (read
+# back from duckdb_functions(); tests/test_search_lake.py checks they stay equal).
+FTS_TOKENIZE_SQL = (
+    "string_split_regex(regexp_replace(lower(strip_accents(CAST(s AS VARCHAR))), "
+    "'[^\\p{L}\\p{N}]+', ' ', 'g'), '\\s+')"
+)
+
+
+def fts_tokenize_sql(argument: str) -> str:
+    """fts's tokenize(`argument`) as a plain expression: what search runs where no macro is stored."""
+    return FTS_TOKENIZE_SQL.replace("CAST(s AS", f"CAST({argument} AS", 1)
+
+
+# What analytics.search reads: the term dictionary with document frequencies, document lengths,
+# corpus statistics and per-(word, paper) counts. fts's `terms` (one row per word occurrence),
+# `fields`, `stopwords` and macros stay in the scratch file.
+FTS_LAKE_TABLES = ("dict", "docs", "stats", "term_tf")
+_SCRATCH = "fts_scratch"
 
 
 def on_ducklake(con: duckdb.DuckDBPyConnection) -> bool:
@@ -106,32 +124,89 @@ def on_ducklake(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(row) and row[0] == "ducklake"
 
 
-def rebuild_fts(con: duckdb.DuckDBPyConnection) -> None:
-    """Rebuild the BM25 index over papers' titles and abstracts (DuckDB fts cannot update in place)."""
-    if on_ducklake(con):
-        from ..core.errors import WarehouseError
+def fts_built(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the current database holds a BM25 index (schema fts_main_papers)."""
+    return con.execute(
+        "select count(*) from duckdb_schemas() where database_name = current_database() and schema_name = ?", [FTS_SCHEMA]
+    ).fetchone()[0] > 0
 
-        raise WarehouseError(FTS_ON_DUCKLAKE)
+
+def rebuild_fts(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild the BM25 index over papers' titles and abstracts (DuckDB fts cannot update in place).
+
+    On a file, in the caller's transaction. On a DuckLake, call it outside a transaction: the index
+    is built in a scratch file, then its tables replace the lake's in one snapshot (`_fts_into_lake`).
+    """
     load_fts(con)
-    con.execute(
-        "pragma create_fts_index('papers', 'paper_id', 'title', 'abstract', "
-        "stemmer = 'porter', stopwords = 'english', ignore = '[^\\p{L}\\p{N}]+', "
-        "strip_accents = 1, lower = 1, overwrite = 1)"
-    )
+    if on_ducklake(con):
+        _fts_into_lake(con)
+        return
+    con.execute(f"pragma create_fts_index('papers', 'paper_id', 'title', 'abstract', {FTS_OPTIONS})")
     build_term_tf(con)
 
 
-def build_term_tf(con: duckdb.DuckDBPyConnection) -> None:
+def build_term_tf(con: duckdb.DuckDBPyConnection, schema: str = FTS_SCHEMA) -> None:
     """(Re)build fts_main_papers.term_tf from the BM25 index's terms table (part of rebuild_fts).
 
     fts scores a query by scanning its `terms` table (one row per word occurrence, in document
     order: no zone map narrows it to a word). term_tf holds each (word, paper) once with its count,
     sorted by word, so `search` reads only the row groups of the query's words (analytics.search).
+    `schema` may be qualified by a database (the scratch file of a DuckLake build).
     """
     con.execute(
-        f"create or replace table {FTS_SCHEMA}.term_tf as "
-        f"select termid, docid, count(*) as tf from {FTS_SCHEMA}.terms group by termid, docid order by termid, docid"
+        f"create or replace table {schema}.term_tf as "
+        f"select termid, docid, count(*) as tf from {schema}.terms group by termid, docid order by termid, docid"
     )
+
+
+def _fts_into_lake(con: duckdb.DuckDBPyConnection, state_update: str | None = None, params: list | None = None) -> None:
+    """Build the BM25 index of the lake's papers in a scratch DuckDB file and copy its tables into the lake.
+
+    The scratch file bounds memory as the file backend does (DuckDB spills to it); it is removed
+    afterwards. The lake's tables are replaced in one transaction inside the lake's merge lock
+    (with `state_update`, the search_index_state change, in the same snapshot), retried when its
+    commit conflicts with a writer's: readers see the old index or the new one, never a mix.
+    """
+    import tempfile
+
+    from . import lake_locks
+
+    lake = con.execute("select current_database()").fetchone()[0]
+    with tempfile.TemporaryDirectory(prefix="papertrends-fts-") as folder:
+        scratch_file = str(Path(folder) / "fts.duckdb").replace("'", "''")
+        con.execute(f"attach '{scratch_file}' as {_SCRATCH}")
+        try:
+            con.execute(f"create table {_SCRATCH}.papers as select paper_id, title, abstract from \"{lake}\".main.papers")
+            con.execute(f"use {_SCRATCH}")
+            try:
+                con.execute(f"pragma create_fts_index('papers', 'paper_id', 'title', 'abstract', {FTS_OPTIONS})")
+            finally:
+                con.execute(f'use "{lake}"')
+            build_term_tf(con, f"{_SCRATCH}.{FTS_SCHEMA}")
+
+            def swap() -> None:
+                con.execute("begin transaction")
+                try:
+                    con.execute(f"create schema if not exists {FTS_SCHEMA}")
+                    for table in FTS_LAKE_TABLES:
+                        con.execute(f"create or replace table {FTS_SCHEMA}.{table} as "
+                                    f"select * from {_SCRATCH}.{FTS_SCHEMA}.{table}"
+                                    + (" order by termid, docid" if table == "term_tf" else ""))
+                    if state_update:
+                        con.execute(state_update, params or [])
+                    con.execute("commit")
+                except BaseException:
+                    try:
+                        con.execute("rollback")
+                    except duckdb.Error:
+                        pass  # a failed commit (a DuckLake conflict) has ended the transaction
+                    raise
+
+            with lake_locks.writer_section(con):
+                lake_locks.retrying_conflicts(swap)
+        finally:
+            con.execute(f'use "{lake}"')
+            con.execute(f"detach {_SCRATCH}")
 
 
 def refresh(con: duckdb.DuckDBPyConnection, touched_paper_ids: pl.Series | str, fts: bool = True, unindexed: bool = True) -> int:
@@ -237,7 +312,6 @@ class SearchLag:
     papers_behind: int               # papers new or changed since it was built (0: current)
     behind_since: dt.datetime | None  # first change after the build
     rebuilt_at: dt.datetime | None
-    unsupported: str | None = None   # why this warehouse can have no index (a DuckLake)
 
     @property
     def current(self) -> bool:
@@ -245,8 +319,6 @@ class SearchLag:
 
     def describe(self) -> str:
         """One line for `status` and `search`."""
-        if self.unsupported:
-            return self.unsupported
         if not self.built:
             return "no search index yet: run `papertrends search --refresh-index` to build it"
         if self.current:
@@ -257,10 +329,8 @@ class SearchLag:
 
 
 def search_lag(con: duckdb.DuckDBPyConnection) -> SearchLag:
-    """How far the BM25 index is behind the papers table (read-only)."""
-    if on_ducklake(con):
-        return SearchLag(False, 0, None, None, unsupported=FTS_ON_DUCKLAKE)
-    built = con.execute("select count(*) from duckdb_schemas() where schema_name = 'fts_main_papers'").fetchone()[0] > 0
+    """How far the BM25 index is behind the papers table (read-only; the same on a file and a DuckLake)."""
+    built = fts_built(con)
     row = con.execute("select stale, papers_behind, behind_since, rebuilt_at from search_index_state").fetchone()
     stale, behind, since, rebuilt = row if row else (True, None, None, None)
     if not built:
@@ -271,14 +341,26 @@ def search_lag(con: duckdb.DuckDBPyConnection) -> SearchLag:
 
 
 def rebuild_fts_if_stale(con: duckdb.DuckDBPyConnection) -> bool:
-    """Rebuild the BM25 index when loads marked it stale (or it was never built); returns whether it rebuilt."""
-    if on_ducklake(con):
-        from ..core.errors import WarehouseError
+    """Rebuild the BM25 index when loads marked it stale (or it was never built); returns whether it rebuilt.
 
-        raise WarehouseError(FTS_ON_DUCKLAKE)
-    built = con.execute("select count(*) from duckdb_schemas() where schema_name = 'fts_main_papers'").fetchone()[0] > 0
-    if built and not fts_is_stale(con):
+    Call outside a transaction. On a DuckLake other machines may load while the index builds: the
+    papers counted behind before the build are taken off, whatever loads added meanwhile stays
+    counted (a paper loaded just before the build copied papers is counted and indexed: the lag
+    can overstate, never understate).
+    """
+    if fts_built(con) and not fts_is_stale(con):
         return False
+    if on_ducklake(con):
+        behind_before = con.execute("select coalesce(max(papers_behind), 0) from search_index_state").fetchone()[0]
+        load_fts(con)
+        _fts_into_lake(
+            con,
+            "update search_index_state set papers_behind = greatest(coalesce(papers_behind, 0) - $1, 0), "
+            "stale = coalesce(papers_behind, 0) > $1, rebuilt_at = now(), "
+            "behind_since = case when coalesce(papers_behind, 0) > $1 then behind_since end",
+            [int(behind_before)],
+        )
+        return True
     con.execute("begin transaction")
     try:
         rebuild_fts(con)
