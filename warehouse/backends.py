@@ -39,6 +39,8 @@ import duckdb
 from ..core.errors import WarehouseError
 from ..core.settings import Settings, load_settings
 from . import lake_locks
+from .migrations import applied_versions
+from .tables import use_internal_schema
 
 EMBEDDED_FILE = "warehouse.duckdb"
 LAKE_ALIAS = "lake"
@@ -197,9 +199,10 @@ def open_ducklake(lake: DuckLake, read_only: bool, as_of: str | int | None = Non
         if not read_only:
             lake_locks.register(con, lake.catalog)
         con.execute(f"use {LAKE_ALIAS}")
-        # Table macros bind their tables when created: an empty lake gets them after its migrations.
-        if con.execute("select count(*) from duckdb_tables() where table_name = 'term_papers'").fetchone()[0]:
-            session_macros(con)
+        use_internal_schema(con)  # after USE: the search path names the lake's schemas
+        # Table macros bind their tables when created: an empty lake gets them after its migrations,
+        # a lake of an older schema those of its own migrations (a reader then refuses it as older).
+        session_macros(con, applied_versions(con))
     except BaseException:
         con.close()
         raise
@@ -312,22 +315,25 @@ def open_writer_ducklake(lake: DuckLake, writer_run: bool = False) -> duckdb.Duc
         with lake_locks.writer_section(con):
             migrated = apply_migrations(con, translate=lambda sql: ducklake_ddl(sql, con))
         if migrated:
-            session_macros(con)
+            session_macros(con, applied_versions(con))
     except BaseException:
         con.close()
         raise
     return con
 
 
-def session_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every migration's macros as temporary macros of this connection, in migration order.
+def session_macros(con: duckdb.DuckDBPyConnection, versions: set[int]) -> None:
+    """Create the macros of the migrations `versions` (those the lake has applied) as temporary macros of
+    this connection, in migration order.
 
     On DuckLake the macros live in each session, not in the catalog (see `ducklake_ddl`); the
     SQL is the same text the embedded file stores, so both answer alike.
     """
     from .migrations import migrations
 
-    for _, _, sql in migrations():
+    for version, _, sql in migrations():
+        if version not in versions:
+            continue
         for statement in con.extract_statements(_without_comments(sql)):
             text = statement.query.strip()
             if _MACRO.match(text):
