@@ -47,7 +47,10 @@ def use_internal_schema(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def create_table_sql(table: Table, name: str | None = None) -> str:
-    """CREATE TABLE for a declaration: columns, types, not null, defaults, key and unique columns."""
+    """CREATE TABLE for a declaration: columns, types, not null, defaults, key and unique columns.
+
+    Named `name`, else by its schema and name (`papertrends_internal.term_words`, `main.papers`).
+    """
     columns = []
     for c in table.columns:
         text = f"{_ident(c.name)} {c.type}"
@@ -60,7 +63,8 @@ def create_table_sql(table: Table, name: str | None = None) -> str:
         columns.append(text)
     if table.key:
         columns.append(f"primary key ({', '.join(_ident(k) for k in table.key)})")
-    return f"create table {_ident(name or table.name)} (\n    " + ",\n    ".join(columns) + "\n)"
+    target = _ident(name) if name else f"{_ident(table.schema)}.{_ident(table.name)}"
+    return f"create table {target} (\n    " + ",\n    ".join(columns) + "\n)"
 
 
 def live_columns(con: duckdb.DuckDBPyConnection, table: str, schema: str = "main") -> list[tuple[str, str, bool]]:
