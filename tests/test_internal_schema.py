@@ -190,3 +190,26 @@ def test_a_ducklake_keeps_the_internal_schema_and_migrate_copies_it_both_ways(wa
         assert where_tables_are(con) == {t.name: t.schema for t in tables.TABLES}
     finally:
         con.close()
+
+
+def test_a_ducklake_of_schema_010_moves_its_internal_tables_with_every_row(tmp_path):
+    pytest.importorskip("duckdb_extension_ducklake", reason="the ducklake extra is not installed")
+    lake = backends.DuckLake(catalog=str(tmp_path / "catalog.ducklake"), data_path=str(tmp_path / "files") + "/")
+    con = backends.open_ducklake(lake, read_only=False)
+    try:
+        migrations.apply_migrations(con, up_to=BEFORE_MOVE, translate=lambda sql: backends.ducklake_ddl(sql, con))
+        con.execute("insert into term_words values (0, ''), (1, 'scaling')")
+        con.execute("insert into term_counts values (0, date '2025-01-02', 3), (1, date '2025-01-02', 2)")
+        con.execute("insert into backfill_dates values ('hf_daily', date '2025-01-02', 'done', true, 1, 5, null, 1, now())")
+        before = internal_rows(con, "main")
+    finally:
+        con.close()
+    backends.open_writer_ducklake(lake).close()  # a writer's open upgrades the lake
+    con = backends.open_ducklake(lake, read_only=True)
+    try:
+        assert where_tables_are(con) == {t.name: t.schema for t in tables.TABLES}
+        after = internal_rows(con, tables.INTERNAL_SCHEMA)
+        assert after.pop("schema_migrations")[:BEFORE_MOVE] == before.pop("schema_migrations")
+        assert after == before and after["term_words"]
+    finally:
+        con.close()
