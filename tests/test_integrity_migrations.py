@@ -58,3 +58,36 @@ def test_a_migration_that_fails_leaves_the_schema_where_it_was(tmp_path, monkeyp
     assert migrations.schema_version(con) == 1
     assert con.execute("select count(*) from information_schema.tables where table_name = 'run_checks'").fetchone() == (0,)
     con.close()
+
+
+def test_an_index_of_position_lists_upgrades_to_one_row_per_occurrence(tmp_path):
+    """Migration 013: term postings made as (word, paper, positions[]) become one row per
+    occurrence, sorted by word, and the phrase macro finds the same papers on them."""
+    path = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(path))
+    before_013 = max(v for v, _, _ in migrations.migrations() if v < 13)
+    migrations.apply_migrations(con, up_to=before_013)
+    con.execute(
+        "insert into papers by name select '2501.00001' as paper_id, 'Scaling laws' as title, "
+        "'Test time scaling.' as abstract, ['A'] as authors, ' scaling laws | test time scaling ' as search_text, "
+        "now() as observed_at"
+    )
+    # The index as the list layout held it: 'scaling' at 0 and 5 (the field break is position 2).
+    con.execute("insert into term_words values (1, 'laws'), (2, 'scaling'), (3, 'test'), (4, 'time')")
+    con.execute("insert into term_papers values (1, '2501.00001', date '2025-01-10', date '2025-01-10', null, null)")
+    con.execute("insert into term_postings values (1, 1, [1]), (2, 1, [5, 0]), (3, 1, [3]), (4, 1, [4])")
+    con.execute("insert into term_counts values (0, date '2025-01-10', 1), (1, date '2025-01-10', 1), "
+                "(2, date '2025-01-10', 1), (3, date '2025-01-10', 1), (4, date '2025-01-10', 1)")
+    con.close()
+
+    con = connection.open_writer(path)
+    try:
+        assert con.execute("select * from term_postings").fetchall() == [(1, 1, 1), (2, 1, 0), (2, 1, 5), (3, 1, 3), (4, 1, 4)]
+        matched = con.execute(
+            "select term_order, count(*) from term_matches(term_query(['time scaling', 'scaling laws', 'laws test', "
+            "'scaling'])) group by all order by all"
+        ).fetchall()
+        # 'laws test' would run from the title into the abstract: no match.
+        assert matched == [(0, 1), (1, 1), (3, 1)]
+    finally:
+        con.close()

@@ -17,7 +17,7 @@ UTC = dt.timezone.utc
 TABLES = ("papers", "listings", "paper_sources", "quarantine", "upvote_history")
 # The term index by words and paper ids (its integer keys depend on the order papers arrived in).
 TERM_INDEX = """
-select w.word, tp.paper_id, p.positions, tp.* exclude (paper_key, paper_id)
+select w.word, tp.paper_id, p.position, tp.* exclude (paper_key, paper_id)
 from term_postings as p join term_words as w using (word_id) join term_papers as tp using (paper_key)
 order by all
 """

@@ -2,8 +2,11 @@
 
 import re
 
+import polars as pl
 import pytest
-from papertrends.transforms.terms import TermError, parse_term, search_text, words
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from papertrends.transforms.terms import TermError, parse_term, search_text, search_text_tokens, words
 
 
 def test_words_are_runs_of_letters_and_digits_case_folded():
@@ -191,3 +194,28 @@ def test_sql_trend_with_a_bad_grain_is_an_error_not_empty_rows(sql):
 def test_impossible_period_labels_are_refused(label):
     with pytest.raises(ValueError, match="is none of"):
         period_range(label)
+
+
+_FIELD_TEXT = st.none() | st.text(alphabet=st.sampled_from("ab Zß|*-İ漢 \t\n.1"), max_size=30)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_FIELD_TEXT, _FIELD_TEXT), min_size=1, max_size=8))
+def test_search_text_tokens_are_the_words_at_their_positions(pairs):
+    """The term index reads words from stored search texts (search_text_tokens): each word of the
+    title at its index, each word of the abstract after one position for the field break, and
+    `first` on a word's first occurrence in its paper, exactly as words() splits the fields."""
+    texts = pl.DataFrame(
+        {"paper_key": list(range(len(pairs))), "search_text": [search_text(t, a) for t, a in pairs]},
+        schema={"paper_key": pl.Int32, "search_text": pl.String},
+    )
+    got = search_text_tokens(texts).rows()
+    expected = []
+    for key, (title, abstract) in enumerate(pairs):
+        title_words = words(title)
+        placed = list(enumerate(title_words)) + [(len(title_words) + 1 + i, w) for i, w in enumerate(words(abstract))]
+        seen = set()
+        for position, word in placed:
+            expected.append((key, word, position, word not in seen))
+            seen.add(word)
+    assert got == expected

@@ -483,12 +483,12 @@ TERM_PAPERS = Table(
 
 TERM_POSTINGS = Table(
     "term_postings",
-    "Term index: which distinct words each paper's search text holds, and at which positions.",
+    "Term index: one row per word occurrence in a paper's search text, sorted by word.",
     (
         C("word_id", "integer", "the word (term_words.word_id)", not_null=True),
         C("paper_key", "integer", "the paper (term_papers.paper_key)", not_null=True),
-        C("positions", "integer[]", "word positions in the search text; the title/abstract break takes one, so "
-          "a phrase never runs from title into abstract", not_null=True),
+        C("position", "integer", "the word's position in the search text; the title/abstract break takes one, "
+          "so a phrase never runs from title into abstract", not_null=True),
     ),
     write=REPLACE,
     internal=True,

@@ -53,6 +53,26 @@ def search_text_expr(title: pl.Expr, abstract: pl.Expr) -> pl.Expr:
     ).str.replace_all(r" {2,}", " ")
 
 
+def search_text_tokens(frame: pl.DataFrame) -> pl.DataFrame:
+    """(paper_key, word, position, first) per word occurrence of search texts (frame: paper_key, search_text).
+
+    A search text's words are separated by single spaces, with the field break as a token of its
+    own, so a token's index is its position: consecutive positions are consecutive words of one
+    field. `first` marks a word's first occurrence in its paper (papers per word count those).
+    """
+    tokens = frame.select(
+        "paper_key", word=pl.col("search_text").str.strip_chars(" ").str.split(" ")
+    ).select(
+        "paper_key",
+        "word",
+        position=pl.int_ranges(0, pl.col("word").list.len(), dtype=pl.Int32),
+        first=pl.col("word").list.eval(pl.element().is_first_distinct()),
+    )
+    return tokens.explode("word", "position", "first").filter(
+        pl.col("word").is_not_null() & (pl.col("word") != "") & (pl.col("word") != FIELD_BREAK)
+    )
+
+
 def words(text: str | None) -> list[str]:
     """The words of one string, by the same expression the pipeline uses."""
     frame = pl.DataFrame({"text": [text]}, schema={"text": pl.String})

@@ -158,17 +158,17 @@ stop_words as (
     select word_id from term_words where word in (select unnest($stop_words::varchar[]))
 ),
 
-postings as (
-    select p.word_id, p.paper_key, p.positions, pop.recent
+-- One row per word occurrence. Consecutive positions are consecutive words of one field (the
+-- field break takes a position).
+tokens as (
+    select p.word_id, p.paper_key, p.position, pop.recent
     from term_postings as p
     join population as pop using (paper_key)
     anti join stop_words as s using (word_id)
 ),
 
--- Consecutive positions are consecutive words of one field (the field break takes a position).
-tokens as (
-    select word_id, paper_key, recent, unnest(positions) as position
-    from postings
+postings as (
+    select distinct word_id, paper_key, recent from tokens
 ),
 
 pairs as (

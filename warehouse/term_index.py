@@ -1,11 +1,11 @@
 """The term index: words, per-paper postings and per-day counts, kept current by every load.
 
-Trend queries read these instead of scanning abstracts (warehouse/sql/005_term_index.sql):
+Trend queries read these instead of scanning abstracts (warehouse/sql/005_term_index.sql, 013):
 
 * ``term_words``     word_id, word: every word of every search text (transforms/terms.py words);
 * ``term_papers``    paper_key (dense integer), paper_id, first list dates overall / hf / arxiv,
                      max hf upvotes: what the filters need, without touching listings;
-* ``term_postings``  (word_id, paper_key, positions) for each distinct word of a search text;
+* ``term_postings``  (word_id, paper_key, position): one row per word occurrence in a search text;
 * ``term_counts``    signed deltas of papers per (word_id, first_list_date); word_id 0 counts
                      every paper. A single-word trend without filters sums these.
 
@@ -13,6 +13,9 @@ Trend queries read these instead of scanning abstracts (warehouse/sql/005_term_i
 paper rows, or new listings that may move a paper's first list date), plus any paper not yet
 indexed (so a warehouse made before migration 005 is indexed by its next load). It subtracts a
 touched paper's old contribution, rewrites its postings and adds the new contribution.
+
+Each step works on a whole batch at once: words come from papers.search_text (computed once by
+the load from transforms/terms.py), split by Polars; sorting, counting and merging run in DuckDB.
 """
 
 from __future__ import annotations
@@ -24,14 +27,15 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from ..transforms.terms import words_expr
+from ..transforms.terms import search_text_tokens
 
 ALL_PAPERS_WORD_ID = 0
 HF_SOURCE_PATTERN = "hf_%"
 FTS_SCHEMA = "fts_main_papers"  # what create_fts_index names the BM25 index of table papers
 ARXIV_SOURCE = "arxiv"
-# Papers tokenized per batch: their texts pass through DuckDB results and Polars, so this bounds memory.
-BATCH_PAPERS = 25_000
+# Papers indexed per transaction by catch_up: bounds what one statement sorts (DuckDB spills past its limit)
+# and how much an interrupted catch-up redoes.
+BATCH_PAPERS = 100_000
 
 _PAPER_STATE_SQL = """
 with affected as (
@@ -130,63 +134,53 @@ def build_term_tf(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def postings_of(papers: pl.DataFrame) -> pl.DataFrame:
-    """(paper_key, first_list_date, word, positions): each distinct word of a paper and where it stands.
-
-    Positions count the words of the search text with the field break as one position between
-    title and abstract, so consecutive positions mean consecutive words of one field: exactly
-    when the search text contains the phrase (transforms/terms.py).
-    """
-    fields = papers.select(
-        "paper_key", "first_list_date", title=words_expr(pl.col("title")), abstract=words_expr(pl.col("abstract"))
-    )
-    title_length = pl.col("title").list.len()
-    tokens = pl.concat([
-        fields.select("paper_key", "first_list_date", word=pl.col("title"),
-                      position=pl.int_ranges(0, title_length, dtype=pl.Int32)),
-        fields.select("paper_key", "first_list_date", word=pl.col("abstract"),
-                      position=pl.int_ranges(title_length + 1, title_length + 1 + pl.col("abstract").list.len(), dtype=pl.Int32)),
-    ]).explode(["word", "position"]).drop_nulls("word")
-    # Sorting first makes the grouping about twice as fast as hashing unsorted string keys.
-    return (
-        tokens.sort("paper_key", "word", "position")
-        .group_by("paper_key", "word", maintain_order=True)
-        .agg(pl.col("first_list_date").first(), positions=pl.col("position"))
-    )
-
-
-def refresh(
-    con: duckdb.DuckDBPyConnection, touched_paper_ids: pl.Series | str, fts: bool = True, unindexed: bool = True
-) -> int:
+def refresh(con: duckdb.DuckDBPyConnection, touched_paper_ids: pl.Series | str, fts: bool = True, unindexed: bool = True) -> int:
     """Bring the index up to date for these papers (and, with `unindexed`, any never indexed); returns papers indexed.
 
     `touched_paper_ids` is a Series of ids or the name of a table with a paper_id column.
-    Runs in the caller's transaction: changes and their index entries commit together.
+    Runs in the caller's transaction: changes and their index entries commit together. Every step
+    is one SQL statement over the whole set (memory is DuckDB's, bounded by its limit and spilling);
+    catch_up bounds the set by batching the pending papers.
     """
     if isinstance(touched_paper_ids, str):
-        con.execute(f"create or replace temp view touched_paper_ids as select distinct paper_id from {touched_paper_ids}")
+        con.execute(f"create or replace temp table ti_touched as select distinct paper_id from {touched_paper_ids}")
     else:
-        con.register("touched_paper_ids", pl.DataFrame({"paper_id": touched_paper_ids.cast(pl.String).unique()}))
-    # Sorted, so batches (and the paper keys they give out) are the same on every backend and run.
-    state = con.execute(_PAPER_STATE_SQL, {"hf": HF_SOURCE_PATTERN, "arxiv": ARXIV_SOURCE, "unindexed": unindexed}).pl().sort("paper_id")
-    # Papers that left the warehouse (a title-only paper merged into its arXiv id) leave the index too.
-    con.register("still_indexable", state.select("paper_id"))
-    gone = con.execute(
-        "select paper_key, paper_id, first_list_date from term_papers "
-        "semi join touched_paper_ids using (paper_id) anti join still_indexable using (paper_id)"
-    ).pl()
-    con.unregister("still_indexable")
-    if isinstance(touched_paper_ids, str):
-        con.execute("drop view touched_paper_ids")
-    else:
-        con.unregister("touched_paper_ids")
-    _retract(con, gone)
-    # Batches bound the memory of tokenizing (a first index of a big warehouse is millions of papers).
-    for batch in state.iter_slices(BATCH_PAPERS):
-        _refresh_batch(con, batch)
-    if fts and state.height:
-        mark_fts_stale(con, state.height)
-    return state.height
+        con.register("ti_touched_ids", pl.DataFrame({"paper_id": touched_paper_ids.cast(pl.String).unique()}))
+        con.execute("create or replace temp table ti_touched as select paper_id from ti_touched_ids")
+        con.unregister("ti_touched_ids")
+    state_sql = _PAPER_STATE_SQL.replace("touched_paper_ids", "ti_touched")
+    con.execute(f"create or replace temp table ti_state as {state_sql}",
+                {"hf": HF_SOURCE_PATTERN, "arxiv": ARXIV_SOURCE, "unindexed": unindexed})
+    indexed = con.execute("select count(*) from ti_state").fetchone()[0]
+    # Re-indexed papers keep their keys; a new key lies above every key given out so far (taken
+    # before the old entries go, or a new paper could get the key of a re-indexed one).
+    next_key = con.execute("select coalesce(max(paper_key), 0) + 1 from term_papers").fetchone()[0]
+    # The old contribution of every touched or re-indexed paper goes out (papers that left the
+    # warehouse, such as a title-only paper merged into its arXiv id, leave the index with it).
+    con.execute(
+        "create or replace temp table ti_old as select paper_key, paper_id, first_list_date from term_papers "
+        "where paper_id in (select paper_id from ti_touched union all select paper_id from ti_state)"
+    )
+    _retract(con)
+    # In paper_id order: the same keys on every backend and every run.
+    con.execute(
+        """
+        create or replace temp table ti_keyed as
+        select
+            coalesce(o.paper_key, $next_key - 1 + row_number() over (partition by o.paper_key is null order by s.paper_id))::integer
+                as paper_key,
+            s.*
+        from ti_state as s
+        left join ti_old as o using (paper_id)
+        """,
+        {"next_key": next_key},
+    )
+    _insert_postings(con)
+    for table in ("ti_touched", "ti_state", "ti_old", "ti_keyed"):
+        con.execute(f"drop table if exists {table}")
+    if fts and indexed:
+        mark_fts_stale(con, indexed)
+    return indexed
 
 
 def catch_up(con: duckdb.DuckDBPyConnection, batch_papers: int = BATCH_PAPERS, fts: bool = True) -> int:
@@ -296,96 +290,73 @@ def rebuild_fts_if_stale(con: duckdb.DuckDBPyConnection) -> bool:
     return True
 
 
-def _retract(con: duckdb.DuckDBPyConnection, old: pl.DataFrame) -> None:
-    """Take indexed papers' contribution back out (old: paper_key, paper_id, first_list_date)."""
-    if not old.height:
+def _insert_postings(con: duckdb.DuckDBPyConnection) -> None:
+    """Index the papers of temp table ti_keyed (paper_key, paper_id, first_list_date, ...): words, postings, counts.
+
+    Words come from the stored search text (papers.search_text, written by every load from
+    transforms/terms.py), split by Polars (DuckDB's string_split is several times slower). Words
+    get their ids, postings their order and counts their sums in Polars, so only sorted integers
+    cross into DuckDB. catch_up's batches bound the frames.
+    """
+    # Sorted here, not by DuckDB: an ORDER BY would hold the batch's texts inside DuckDB's memory limit.
+    texts = con.execute(
+        "select k.paper_key, k.first_list_date, p.search_text from ti_keyed as k join papers as p using (paper_id)"
+    ).pl().sort("paper_key")
+    dates = texts.select("paper_key", "first_list_date")
+    tokens = search_text_tokens(texts.select("paper_key", "search_text"))
+    del texts
+    con.register("ti_batch_words", tokens.select(pl.col("word").unique()))
+    con.execute(
+        """
+        insert into term_words
+        select (select coalesce(max(word_id), 0) from term_words) + row_number() over (order by word), word
+        from ti_batch_words anti join term_words using (word)
+        """
+    )
+    vocabulary = con.execute("select word_id, word from term_words semi join ti_batch_words using (word)").pl()
+    con.unregister("ti_batch_words")
+    # Tokens come in (paper_key, position) order; a stable sort by word gives (word, paper, position),
+    # so one word's rows sit in few row groups, which zone maps find (trend reads by word).
+    occurrences = (
+        tokens.join(vocabulary, on="word", how="inner", maintain_order="left")
+        .select("word_id", "paper_key", "position", "first")
+        .sort("word_id", maintain_order=True)
+    )
+    del tokens, vocabulary
+    counts = pl.concat([
+        occurrences.filter("first").join(dates, on="paper_key").group_by("word_id", "first_list_date").len("papers"),
+        dates.group_by("first_list_date").len("papers").select(pl.lit(0, pl.Int32).alias("word_id"), "first_list_date", "papers"),
+    ]).sort("word_id", "first_list_date")
+    con.register("ti_postings", occurrences.drop("first"))
+    con.register("ti_counts", counts)
+    con.execute(
+        "insert into term_papers by name select paper_key, paper_id, first_list_date, first_hf_date, "
+        "first_arxiv_date, max_hf_upvotes from ti_keyed"
+    )
+    # Insertion order is kept (preserve_insertion_order): the rows land sorted as they are.
+    con.execute("insert into term_postings select word_id, paper_key, position from ti_postings")
+    con.execute("insert into term_counts select word_id, first_list_date, papers::integer from ti_counts")
+    con.unregister("ti_postings")
+    con.unregister("ti_counts")
+
+
+def _retract(con: duckdb.DuckDBPyConnection) -> None:
+    """Take the papers of temp table ti_old (paper_key, paper_id, first_list_date) out of the index."""
+    if not con.execute("select count(*) from ti_old").fetchone()[0]:
         return
-    # Take the old contribution back out: counts first (they need the old postings), then rows.
-    con.register("old_papers", old)
+    # Counts first (they need the old postings), then rows.
     con.execute(
         """
         insert into term_counts
         select word_id, first_list_date, -count(*)::integer
         from (
-            select p.word_id, o.first_list_date from term_postings as p join old_papers as o using (paper_key)
+            select distinct p.word_id, p.paper_key, o.first_list_date
+            from term_postings as p join ti_old as o using (paper_key)
             union all
-            select 0, first_list_date from old_papers
+            select 0, paper_key, first_list_date from ti_old
         )
-        group by all
+        group by word_id, first_list_date
         """
     )
-    con.execute("delete from term_postings where paper_key in (select paper_key from old_papers)")
-    con.execute("delete from term_papers where paper_key in (select paper_key from old_papers)")
-    con.unregister("old_papers")
-
-
-def _refresh_batch(con: duckdb.DuckDBPyConnection, state: pl.DataFrame) -> None:
-    """Replace the index entries of these papers (state: paper_id, dates, upvotes)."""
-    con.register("state", state.select("paper_id"))
-    texts = con.execute("select paper_id, title, abstract from papers semi join state using (paper_id)").pl()
-    state = state.join(texts, on="paper_id")
-    old = con.execute(
-        "select tp.paper_key, tp.paper_id, tp.first_list_date from term_papers as tp semi join state using (paper_id)"
-    ).pl()
-    con.unregister("state")
-    _retract(con, old)
-
-    # Re-indexed papers keep their keys (taken out just above): a new key must lie above those too,
-    # or a new paper would share the key of a re-indexed paper that held the highest one.
-    next_key = max(
-        con.execute("select coalesce(max(paper_key), 0) + 1 from term_papers").fetchone()[0],
-        (old["paper_key"].max() or 0) + 1 if old.height else 1,
-    )
-    known_keys = old.select("paper_id", "paper_key")
-    keyed = state.join(known_keys, on="paper_id", how="left")
-    # In paper_id order (a join keeps no order): the same keys on every backend and every run.
-    new_keys = keyed.filter(pl.col("paper_key").is_null()).sort("paper_id").with_row_index("offset")
-    keyed = pl.concat(
-        [
-            keyed.filter(pl.col("paper_key").is_not_null()),
-            new_keys.with_columns(paper_key=(pl.col("offset") + next_key).cast(pl.Int32)).drop("offset"),
-        ],
-        how="vertical_relaxed",
-    )
-
-    postings = postings_of(keyed)
-    con.register("posted_words", postings.select("word").unique())
-    con.execute(
-        """
-        insert into term_words
-        select (select coalesce(max(word_id), 0) from term_words) + row_number() over (order by word), word
-        from posted_words anti join term_words using (word)
-        """
-    )
-    con.unregister("posted_words")
-
-    con.register("new_postings", postings)
-    con.register("new_papers", keyed.drop("title", "abstract"))
-    con.execute(
-        "insert into term_papers by name select paper_key, paper_id, first_list_date, first_hf_date, "
-        "first_arxiv_date, max_hf_upvotes from new_papers"
-    )
-    con.execute(
-        """
-        insert into term_postings
-        select w.word_id, n.paper_key, n.positions from new_postings as n join term_words as w using (word)
-        order by w.word_id, n.paper_key
-        """
-    )
-    con.execute(
-        """
-        insert into term_counts
-        select word_id, first_list_date, count(*)::integer
-        from (
-            select w.word_id, n.first_list_date
-            from new_postings as n
-            join term_words as w using (word)
-            union all
-            select 0, first_list_date from new_papers
-        )
-        group by all
-        order by all  -- sorted rows let zone maps skip row groups when reading one word
-        """
-    )
-    con.unregister("new_postings")
-    con.unregister("new_papers")
+    con.execute("delete from term_postings where paper_key in (select paper_key from ti_old)")
+    con.execute("delete from term_papers where paper_key in (select paper_key from ti_old)")
