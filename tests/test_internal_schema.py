@@ -117,44 +117,60 @@ def internal_rows(con: duckdb.DuckDBPyConnection, schema: str) -> dict[str, list
     return {t: con.execute(f"select * from {schema}.{t} order by all").fetchall() for t in sorted(INTERNAL)}
 
 
+# A warehouse as release 010 wrote it: one paper, its listing and index rows (positions as lists,
+# the layout 013 changes), and a row in every other internal table.
+SCHEMA_010_ROWS = (
+    "insert into papers by name select '2501.00001' as paper_id, 'Scaling laws' as title, "
+    "'Test time scaling.' as abstract, ' scaling laws | test time scaling ' as search_text, now() as observed_at",
+    "insert into listings by name select 'hf_daily' as source, date '2025-01-10' as list_date, '2501.00001' as paper_id, "
+    "3 as upvotes, now() as fetched_at, 'o' as origin, 'sha' as raw_sha256",
+    "insert into term_words values (0, ''), (1, 'laws'), (2, 'scaling'), (3, 'test'), (4, 'time')",
+    "insert into term_papers values (1, '2501.00001', date '2025-01-10', date '2025-01-10', null, 3)",
+    "insert into term_postings values (1, 1, [1]), (2, 1, [0, 5]), (3, 1, [3]), (4, 1, [4])",
+    "insert into term_counts select word_id, date '2025-01-10', 1 from range(5) as r(word_id)",
+    "insert into term_index_pending values ('2501.00001')",
+    "insert into backfill_dates values ('hf_daily', date '2025-01-10', 'done', true, 1, 5, null, 1, now())",
+    "insert into oai_harvests (harvest_key, endpoint, metadata_prefix, status, started_at, updated_at) "
+    "values ('k', 'http://127.0.0.1/oai', 'arXiv', 'running', now(), now())",
+)
+OLD_TERMS = ["scaling", "time scaling", "tes*", "laws test"]
+
+
 def test_a_warehouse_of_schema_010_moves_its_internal_tables_with_every_row(tmp_path):
     path = tmp_path / "warehouse.duckdb"
     con = duckdb.connect(str(path))
     try:
         assert migrations.apply_migrations(con, up_to=BEFORE_MOVE)[-1] == BEFORE_MOVE
-        load_into(con)  # the loads and the term index of that release wrote these tables in main
-        con.execute("insert into backfill_dates values ('hf_daily', date '2025-01-02', 'done', true, 1, 5, null, 1, now())")
+        for statement in SCHEMA_010_ROWS:
+            con.execute(statement)
         before = internal_rows(con, "main")
-        trend_before = con.execute("select * from trend(?::varchar[], 'week')", [TERMS]).fetchall()
+        trend_before = con.execute("select * from trend(?::varchar[], 'week')", [OLD_TERMS]).fetchall()
     finally:
         con.close()
-    assert before["term_postings"] and before["term_counts"] and len(before["schema_migrations"]) == BEFORE_MOVE
+    assert all(before.values()) and len(before["schema_migrations"]) == BEFORE_MOVE
+    assert [row[2] for row in trend_before] == [1, 1, 1, 0]
 
     connection.open_writer(path).close()  # a writer's open upgrades the file
     con = duckdb.connect(str(path), read_only=True)
     try:
         assert where_tables_are(con) == {t.name: t.schema for t in tables.TABLES}
         after = internal_rows(con, tables.INTERNAL_SCHEMA)
-        # The ledger keeps its old rows (and their times) and records the move.
+        # The ledger keeps its old rows (and their times) and records the later migrations.
         assert after.pop("schema_migrations")[:BEFORE_MOVE] == before.pop("schema_migrations")
+        # Postings are one row per occurrence since 013; the same occurrences.
+        assert after.pop("term_postings") == sorted((w, p, x) for w, p, xs in before.pop("term_postings") for x in xs)
         assert after == before
-        assert con.execute("select * from trend(?::varchar[], 'week')", [TERMS]).fetchall() == trend_before
+        assert con.execute("select * from trend(?::varchar[], 'week')", [OLD_TERMS]).fetchall() == trend_before
         assert migrations.schema_version(con) == max(v for v, _, _ in migrations.migrations())
     finally:
         con.close()
     # The next load indexes into the moved tables, not into new ones in main.
     con = connection.open_writer(path)
     try:
-        con.execute("insert into papers by name select 'x' || paper_id as paper_id, title, search_text, observed_at "
-                    "from papers limit 3")
-        con.execute("insert into listings by name select source, list_date, 'x' || paper_id as paper_id, fetched_at, "
-                    "origin, raw_sha256 from listings where paper_id in (select substr(paper_id, 2) from papers "
-                    "where paper_id like 'x%')")
-        from papertrends.warehouse import term_index
-
-        term_index.catch_up(con)
+        load_into(con)
         assert where_tables_are(con) == {t.name: t.schema for t in tables.TABLES}
-        assert con.execute("select count(*) from term_papers where paper_id like 'x%'").fetchone()[0] == 3
+        assert con.execute("select count(*) from term_papers").fetchone()[0] == con.execute(
+            "select count(*) from papers").fetchone()[0] > 100
     finally:
         con.close()
 
@@ -198,9 +214,8 @@ def test_a_ducklake_of_schema_010_moves_its_internal_tables_with_every_row(tmp_p
     con = backends.open_ducklake(lake, read_only=False)
     try:
         migrations.apply_migrations(con, up_to=BEFORE_MOVE, translate=lambda sql: backends.ducklake_ddl(sql, con))
-        con.execute("insert into term_words values (0, ''), (1, 'scaling')")
-        con.execute("insert into term_counts values (0, date '2025-01-02', 3), (1, date '2025-01-02', 2)")
-        con.execute("insert into backfill_dates values ('hf_daily', date '2025-01-02', 'done', true, 1, 5, null, 1, now())")
+        for statement in SCHEMA_010_ROWS:
+            con.execute(statement)
         before = internal_rows(con, "main")
     finally:
         con.close()
@@ -210,6 +225,8 @@ def test_a_ducklake_of_schema_010_moves_its_internal_tables_with_every_row(tmp_p
         assert where_tables_are(con) == {t.name: t.schema for t in tables.TABLES}
         after = internal_rows(con, tables.INTERNAL_SCHEMA)
         assert after.pop("schema_migrations")[:BEFORE_MOVE] == before.pop("schema_migrations")
-        assert after == before and after["term_words"]
+        assert after.pop("term_postings") == sorted((w, p, x) for w, p, xs in before.pop("term_postings") for x in xs)
+        assert after == before and all(after.values())
+        assert con.execute("select * from trend(?::varchar[], 'week')", [OLD_TERMS]).fetchall()[0][2] == 1
     finally:
         con.close()

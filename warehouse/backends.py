@@ -322,22 +322,42 @@ def open_writer_ducklake(lake: DuckLake, writer_run: bool = False) -> duckdb.Duc
     return con
 
 
+_MACRO_NAME = re.compile(r"^\s*create\s+(?:or\s+replace\s+)?(?:temp\w*\s+)?macro\s+(\w+)", re.IGNORECASE)
+
+
 def session_macros(con: duckdb.DuckDBPyConnection, versions: set[int]) -> None:
     """Create the macros of the migrations `versions` (those the lake has applied) as temporary macros of
-    this connection, in migration order.
+    this connection: each macro as its last migration defines it.
 
     On DuckLake the macros live in each session, not in the catalog (see `ducklake_ddl`); the
-    SQL is the same text the embedded file stores, so both answer alike.
+    SQL is the same text the embedded file stores, so both answer alike. Only the last definition
+    is created: a table macro binds its tables when created, and an earlier one may name tables or
+    columns a later migration replaced (005's term_matches read term_postings.positions, gone since
+    013). A macro that calls one not yet created is retried once the others exist.
     """
     from .migrations import migrations
 
+    final: dict[str, str] = {}
     for version, _, sql in migrations():
         if version not in versions:
             continue
         for statement in con.extract_statements(_without_comments(sql)):
             text = statement.query.strip()
-            if _MACRO.match(text):
-                con.execute(_MACRO.sub("create or replace temp macro", text, count=1))
+            match = _MACRO_NAME.match(text)
+            if match:
+                final.pop(match.group(1).lower(), None)  # keep definition order: the last one goes last
+                final[match.group(1).lower()] = _MACRO.sub("create or replace temp macro", text, count=1)
+    pending = list(final.values())
+    while pending:
+        failed = []
+        for text in pending:
+            try:
+                con.execute(text)
+            except duckdb.Error as error:
+                failed.append((text, error))
+        if len(failed) == len(pending):
+            raise failed[0][1]
+        pending = [text for text, _ in failed]
 
 
 def lock_down_reader(con: duckdb.DuckDBPyConnection, memory_limit: str | None = None,
