@@ -28,6 +28,7 @@ from ..core.settings import Settings, load_settings
 from ..pipeline import registry
 from ..pipeline.details import details_normalized
 from ..sources.raw_archive import iter_raw
+from ..transforms import tables
 from ..transforms.hf_details import search_hits, title_resolved
 from ..warehouse import backends, connection, enrichment, lake_locks, ledger, term_index
 from ..warehouse.checks import CheckContext
@@ -95,7 +96,8 @@ def _carried_over(con, live: Path) -> None:
     try:
         with connection.transaction(con):
             for table in CARRIED_TABLES:
-                con.execute(f"insert into {table} by name select * from live.{table}")
+                # Internal tables: in the live file's internal schema, which `live.<name>` (main) would miss.
+                con.execute(f"insert into {table} by name select * from live.{tables.BY_NAME[table].qualified}")
     finally:
         con.execute("detach live")
 

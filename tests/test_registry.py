@@ -23,6 +23,7 @@ from papertrends.flows.hf import enrich_hf, ingest_hf_lists
 from papertrends.flows.ingest import ingest_files
 from papertrends.pipeline import registry
 from papertrends.sources import kinds
+from papertrends.warehouse.tables import use_internal_schema
 from testsupport import warehouse_rows as rows
 from testsupport import write_settings
 
@@ -47,6 +48,7 @@ def text_page(items) -> str:
 
 def tables(home) -> dict:
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    use_internal_schema(con)  # oai_harvests and backfill_dates are bookkeeping, in their own schema
     try:
         out = {}
         for table in DATA_TABLES:

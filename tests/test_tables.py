@@ -19,18 +19,21 @@ LATEST = max(v for v, _, _ in migrations.migrations())
 
 
 def shape(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
-    """Per table of the current database: columns (name, type, not null), primary key, unique columns."""
+    """Per schema.table of the current database (besides DuckDB fts's own): columns (name, type, not null),
+    primary key, unique columns."""
     found = {}
-    for (table,) in con.execute(
-        "select table_name from duckdb_tables() where database_name = current_database() and schema_name = 'main'"
+    for schema, table in con.execute(
+        "select schema_name, table_name from duckdb_tables() "
+        "where database_name = current_database() and schema_name <> 'fts_main_papers'"
     ).fetchall():
         constraints = con.execute(
             "select constraint_type, constraint_column_names from duckdb_constraints() "
-            "where database_name = current_database() and table_name = ? and constraint_type in ('PRIMARY KEY', 'UNIQUE')",
-            [table],
+            "where database_name = current_database() and schema_name = ? and table_name = ? "
+            "and constraint_type in ('PRIMARY KEY', 'UNIQUE')",
+            [schema, table],
         ).fetchall()
-        found[table] = {
-            "columns": live_columns(con, table),
+        found[f"{schema}.{table}"] = {
+            "columns": live_columns(con, table, schema),
             "key": next((tuple(cols) for kind, cols in constraints if kind == "PRIMARY KEY"), ()),
             "unique": sorted(cols[0] for kind, cols in constraints if kind == "UNIQUE"),
         }
@@ -41,12 +44,14 @@ def declared_shape() -> dict[str, dict]:
     """The same, of a database built from the declarations' own DDL."""
     con = duckdb.connect()
     con.execute("create sequence run_id_sequence")
+    con.execute(f"create schema {tables.INTERNAL_SCHEMA}")
     for table in tables.TABLES:
         con.execute(create_table_sql(table))
     return shape(con)
 
 
-@pytest.mark.parametrize("start", [0, 1], ids=["new", "from-001"])
+# A new warehouse, and one of every earlier schema version upgraded by a writer's open.
+@pytest.mark.parametrize("start", range(LATEST), ids=lambda v: "new" if v == 0 else f"from-{v:03d}")
 def test_the_migrations_build_exactly_the_declared_tables(tmp_path, start):
     path = tmp_path / "warehouse.duckdb"
     if start:
@@ -76,10 +81,12 @@ def test_every_declared_type_has_its_polars_type_and_unknown_types_are_refused()
 
 
 def comments_of(con) -> tuple[dict, dict, dict]:
-    tables_ = dict(con.execute("select table_name, comment from duckdb_tables() where schema_name = 'main'").fetchall())
-    views = dict(con.execute("select view_name, comment from duckdb_views() where not internal").fetchall())
-    columns = {(t, c): text for t, c, text in con.execute(
-        "select table_name, column_name, comment from duckdb_columns() where schema_name = 'main'"
+    db = "database_name = current_database()"
+    tables_ = {f"{s}.{t}": text for s, t, text in con.execute(
+        f"select schema_name, table_name, comment from duckdb_tables() where {db}").fetchall()}
+    views = dict(con.execute(f"select view_name, comment from duckdb_views() where not internal and {db}").fetchall())
+    columns = {(f"{s}.{t}", c): text for s, t, c, text in con.execute(
+        f"select schema_name, table_name, column_name, comment from duckdb_columns() where {db}"
     ).fetchall()}
     return tables_, views, columns
 
@@ -87,10 +94,10 @@ def comments_of(con) -> tuple[dict, dict, dict]:
 def assert_described(con) -> None:
     table_comments, view_comments, column_comments = comments_of(con)
     for table in tables.TABLES:
-        assert table_comments[table.name] == table.description
+        assert table_comments[table.qualified] == table.description
         for column in table.columns:
             expected = column.description if commentable(table) else None
-            assert column_comments[(table.name, column.name)] == expected, (table.name, column.name)
+            assert column_comments[(table.qualified, column.name)] == expected, (table.name, column.name)
     for view, text in tables.VIEWS.items():
         assert view_comments[view] == text
 

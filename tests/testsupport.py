@@ -13,9 +13,16 @@ def write_settings(home: Path, **values) -> None:
 
 
 def warehouse_rows(home: Path, sql: str, params=None) -> list[tuple]:
-    """Rows of one query on the data root's warehouse, opened read-only and closed again."""
+    """Rows of one query on the data root's warehouse, opened read-only and closed again.
+
+    Bookkeeping tables (backfill_dates, oai_harvests, term_*) are found by their bare names, as in
+    papertrends' own connections (their schema is on the search path).
+    """
+    from papertrends.warehouse.tables import use_internal_schema
+
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
+        use_internal_schema(con)
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()

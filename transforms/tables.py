@@ -12,6 +12,14 @@ needs a table's shape derives it from here:
 * the declared data checks (warehouse/checks.py runs them inside each load);
 * docs/schema.md (`schema_markdown`, written by `python -m papertrends.cli.docs`).
 
+Internal tables (`internal=True`: the term index, the search index state, resume state, the
+migrations ledger) live in their own schema, `INTERNAL_SCHEMA`, so a `duckdb` user listing the
+tables of `main` sees only the data, the run ledger, the views and the trend macros. papertrends'
+own connections put that schema on their search path (warehouse/tables.py `use_internal_schema`),
+so Python code names every table unqualified; SQL stored in the database (migrations, macros) names
+internal tables with their schema (`Table.qualified`), because a macro resolves table names in
+the search path of whoever calls it (a plain `duckdb` session knows only `main`).
+
 Column types are DuckDB's own spelling (`varchar`, `integer`, `timestamptz`, `varchar[]`,
 `struct(a t, ...)[]`); the Polars type of each follows from it (`polars_dtype`).
 """
@@ -27,6 +35,9 @@ import polars as pl
 APPEND = "append"    # inserted once, never changed: a key already stored keeps its first row
 MERGE = "merge"      # inserted or updated by key
 REPLACE = "replace"  # a group of rows (a run's, a paper's) is deleted and written anew
+# Where the internal tables live (migration 011 moved them out of main).
+INTERNAL_SCHEMA = "papertrends_internal"
+
 WRITE_MODES = {
     APPEND: "inserted once and never changed: a key already stored keeps its first row",
     MERGE: "inserted or updated in place by its key",
@@ -71,7 +82,8 @@ class Table:
     columns: tuple[Column, ...]
     key: tuple[str, ...] = ()
     write: str = MERGE
-    # Bookkeeping the product keeps for itself (index, ledgers, state), not data a user queries.
+    # Bookkeeping the product keeps for itself (index, work lists, resume state, migrations), not
+    # data a user queries: it lives in INTERNAL_SCHEMA, out of the way of `show tables`.
     internal: bool = False
     unique: tuple[str, ...] = ()  # single columns unique besides the key
     checks: tuple[Check, ...] = ()
@@ -85,6 +97,16 @@ class Table:
     @property
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @property
+    def schema(self) -> str:
+        """The schema the table lives in: `INTERNAL_SCHEMA` for bookkeeping tables, else main."""
+        return INTERNAL_SCHEMA if self.internal else "main"
+
+    @property
+    def qualified(self) -> str:
+        """schema.name, how stored SQL (migrations, macros) and cross-database copies name the table."""
+        return f"{self.schema}.{self.name}"
 
     def column(self, name: str) -> Column:
         for c in self.columns:
@@ -643,9 +665,12 @@ def schema_markdown(generated_note: str = "") -> str:
     for heading, internal in (("Data and run ledger", False), ("Internal bookkeeping", True)):
         lines += [f"## {heading}", ""]
         if internal:
-            lines += ["Index, work lists and resume state the product keeps for itself; query them only to debug.", ""]
+            lines += [f"Index, work lists, resume state and the migrations ledger the product keeps for itself, in the "
+                      f"schema `{INTERNAL_SCHEMA}` (so `show tables` in `duckdb` lists only the tables above); "
+                      f"query them only to debug, by their full name: `select * from {INTERNAL_SCHEMA}.term_words`. "
+                      "`papertrends sql` finds them by their bare names too.", ""]
         for table in (t for t in TABLES if t.internal == internal):
-            lines += [f"### `{table.name}`", "", table.description, ""]
+            lines += [f"### `{table.qualified if internal else table.name}`", "", table.description, ""]
             facts = [f"written: {table.write}"]
             if table.key:
                 facts.insert(0, "key: " + ", ".join(f"`{k}`" for k in table.key))

@@ -39,13 +39,15 @@ import duckdb
 from ..core.errors import WarehouseError
 from ..core.settings import Settings, load_settings
 from . import lake_locks
+from .migrations import applied_versions
+from .tables import use_internal_schema
 
 EMBEDDED_FILE = "warehouse.duckdb"
 LAKE_ALIAS = "lake"
 
-# Writer runs (ingest, enrich, backfill, rebuild) load into a DuckLake: every write statement is one
-# DuckLake takes (MERGE INTO, anti-join inserts, run ids without a sequence). `rebuild` builds an
-# embedded file from raw/ and copies it into the lake in one snapshot (flows/rebuild.py).
+# Writer runs (ingest, enrich, backfill) load into a DuckLake: every write statement is one DuckLake
+# takes (MERGE INTO, anti-join inserts, run ids without a sequence). `rebuild` refuses a DuckLake
+# (flows/rebuild.py says why).
 WRITER_RUNS_ON_DUCKLAKE = True
 
 # Extension name -> (wheel module, file stem) for what a DuckLake connection needs.
@@ -197,9 +199,10 @@ def open_ducklake(lake: DuckLake, read_only: bool, as_of: str | int | None = Non
         if not read_only:
             lake_locks.register(con, lake.catalog)
         con.execute(f"use {LAKE_ALIAS}")
-        # Table macros bind their tables when created: an empty lake gets them after its migrations.
-        if con.execute("select count(*) from duckdb_tables() where table_name = 'term_papers'").fetchone()[0]:
-            session_macros(con)
+        use_internal_schema(con)  # after USE: the search path names the lake's schemas
+        # Table macros bind their tables when created: an empty lake gets them after its migrations,
+        # a lake of an older schema those of its own migrations (a reader then refuses it as older).
+        session_macros(con, applied_versions(con))
     except BaseException:
         con.close()
         raise
@@ -268,7 +271,6 @@ def _without_comments(sql: str) -> str:
 
 
 _MACRO = re.compile(r"^\s*create\s+(or\s+replace\s+)?(temp\w*\s+)?macro\b", re.IGNORECASE)
-_MACRO_NAME = re.compile(r"\s*([\w.]+)\s*\(")
 
 
 def ducklake_ddl(sql: str, con: duckdb.DuckDBPyConnection) -> str:
@@ -313,46 +315,49 @@ def open_writer_ducklake(lake: DuckLake, writer_run: bool = False) -> duckdb.Duc
         with lake_locks.writer_section(con):
             migrated = apply_migrations(con, translate=lambda sql: ducklake_ddl(sql, con))
         if migrated:
-            session_macros(con)
+            session_macros(con, applied_versions(con))
     except BaseException:
         con.close()
         raise
     return con
 
 
-def session_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every migration's macros as temporary macros of this connection, in migration order.
+_MACRO_NAME = re.compile(r"^\s*create\s+(?:or\s+replace\s+)?(?:temp\w*\s+)?macro\s+(\w+)", re.IGNORECASE)
+
+
+def session_macros(con: duckdb.DuckDBPyConnection, versions: set[int]) -> None:
+    """Create the macros of the migrations `versions` (those the lake has applied) as temporary macros of
+    this connection: each macro as its last migration defines it.
 
     On DuckLake the macros live in each session, not in the catalog (see `ducklake_ddl`); the
-    SQL is the same text the embedded file stores, so both answer alike.
+    SQL is the same text the embedded file stores, so both answer alike. Only the last definition
+    is created: a table macro binds its tables when created, and an earlier one may name tables or
+    columns a later migration replaced (005's term_matches read term_postings.positions, gone since
+    013). A macro that calls one not yet created is retried once the others exist.
     """
     from .migrations import migrations
 
-    # Each macro's last definition only: DuckDB binds a macro's tables and functions when it is
-    # created, so an early definition can fail against the tables later migrations reshaped (005's
-    # term_matches read term_postings.positions, which 013 replaced). A definition that names a
-    # macro not created yet waits for it.
     final: dict[str, str] = {}
-    for _, _, sql in migrations():
+    for version, _, sql in migrations():
+        if version not in versions:
+            continue
         for statement in con.extract_statements(_without_comments(sql)):
             text = statement.query.strip()
-            match = _MACRO.match(text)
+            match = _MACRO_NAME.match(text)
             if match:
-                name = _MACRO_NAME.match(text[match.end():]).group(1).lower()
-                final.pop(name, None)
-                final[name] = _MACRO.sub("create or replace temp macro", text, count=1)
+                final.pop(match.group(1).lower(), None)  # keep definition order: the last one goes last
+                final[match.group(1).lower()] = _MACRO.sub("create or replace temp macro", text, count=1)
     pending = list(final.values())
     while pending:
-        waiting, missing = [], None
+        failed = []
         for text in pending:
             try:
                 con.execute(text)
-            except duckdb.CatalogException as error:
-                waiting.append(text)
-                missing = error
-        if len(waiting) == len(pending):
-            raise missing
-        pending = waiting
+            except duckdb.Error as error:
+                failed.append((text, error))
+        if len(failed) == len(pending):
+            raise failed[0][1]
+        pending = [text for text, _ in failed]
 
 
 def lock_down_reader(con: duckdb.DuckDBPyConnection, memory_limit: str | None = None,
@@ -363,10 +368,7 @@ def lock_down_reader(con: duckdb.DuckDBPyConnection, memory_limit: str | None = 
     allowed directory (its Parquet files must still be read); then no statement can read or write
     any other file or URL, attach, install or load, or turn access back on.
     """
-    from .term_index import load_fts
-
     data_path = con.execute(f"select value from {LAKE_ALIAS}.options() where option_name = 'data_path'").fetchone()
-    load_fts(con)  # BM25 search stems its query (the index's tables are in the lake)
     if memory_limit is not None:
         con.execute(f"set memory_limit = {_literal(memory_limit)}")
     if temp_directory is not None:
@@ -376,59 +378,3 @@ def lock_down_reader(con: duckdb.DuckDBPyConnection, memory_limit: str | None = 
     con.execute(f"set allowed_directories = [{_literal(data_path[0])}]")
     con.execute("set enable_external_access = false")
     con.execute("set lock_configuration = true")
-
-
-_SPAN = re.compile(r"\s*(\d+)\s*([smhdw])\s*", re.IGNORECASE)
-_SPAN_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_span(text: str, option: str) -> dt.timedelta:
-    """'0s', '30m', '36h', '7d', '2w' as a timedelta; anything else is a one-line WarehouseError."""
-    match = _SPAN.fullmatch(text or "")
-    if not match:
-        raise WarehouseError(f"{option} {text!r} is not a number of seconds, minutes, hours, days or weeks (e.g. 30m, 36h, 7d)")
-    return dt.timedelta(seconds=int(match.group(1)) * _SPAN_SECONDS[match.group(2).lower()])
-
-
-@dataclass(frozen=True)
-class LakeMaintenance:
-    """What `papertrends maintain` did (or, with dry_run, would do) on a DuckLake."""
-
-    orphaned_files: list[str]    # data files no snapshot refers to (a killed writer's): deleted
-    snapshots_expired: int       # snapshots expired (time travel to them ends)
-    old_files: list[str]         # files of expired snapshots, scheduled for deletion earlier: deleted
-    dry_run: bool
-
-    def summary(self) -> str:
-        verb = "would delete" if self.dry_run else "deleted"
-        return (f"maintain: {verb} {len(self.orphaned_files)} orphaned data file(s) and {len(self.old_files)} file(s) "
-                f"of expired snapshots; {'would expire' if self.dry_run else 'expired'} {self.snapshots_expired} snapshot(s)")
-
-
-def maintain_ducklake(con: duckdb.DuckDBPyConnection, grace: dt.timedelta, expire_older_than: dt.timedelta | None = None,
-                      dry_run: bool = False) -> LakeMaintenance:
-    """Delete a DuckLake's orphaned data files, and optionally expire old snapshots, with DuckLake's own functions.
-
-    A writer killed between writing its Parquet files and committing leaves files no snapshot
-    refers to (ducklake_delete_orphaned_files finds them by listing the data path). papertrends
-    writers write lake files only inside the lake's merge section, so this runs inside it: no
-    papertrends writer is between writing and committing meanwhile. `grace` spares files younger
-    than that anyway (a writer that does not take the section: `migrate`, an older papertrends);
-    files of snapshots expired earlier are deleted once scheduled longer ago than `grace` (a read
-    that started before then may still scan them). Expiring is opt-in: it ends time travel (--as-of)
-    to those snapshots.
-    """
-    catalog = con.execute("select current_database()").fetchone()[0]
-    dry = "true" if dry_run else "false"
-    cutoff = f"now() - to_seconds({int(grace.total_seconds())})"
-    with lake_locks.writer_section(con):
-        orphaned = [path for (path,) in con.execute(
-            f"call ducklake_delete_orphaned_files({_literal(catalog)}, dry_run => {dry}, older_than => {cutoff})").fetchall()]
-        expired = 0
-        if expire_older_than is not None:
-            expired = len(con.execute(
-                f"call ducklake_expire_snapshots({_literal(catalog)}, dry_run => {dry}, "
-                f"older_than => now() - to_seconds({int(expire_older_than.total_seconds())}))").fetchall())
-        old = [path for (path,) in con.execute(
-            f"call ducklake_cleanup_old_files({_literal(catalog)}, dry_run => {dry}, older_than => {cutoff})").fetchall()]
-    return LakeMaintenance(orphaned, expired, old, dry_run)

@@ -12,6 +12,7 @@ import duckdb
 from ..core.errors import WarehouseError
 from . import backends
 from .migrations import applied_versions, apply_migrations, migrations, schema_version
+from .tables import use_internal_schema
 from .term_index import load_fts
 
 
@@ -20,6 +21,9 @@ def sql_text(name: str) -> str:
 
 
 def _configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    # The internal tables (term index, migrations ledger, ...) live in their own schema; papertrends'
+    # SQL names them unqualified. The search path belongs to this connection, so it is set on every one.
+    use_internal_schema(con)
     # A second connection to a file this process already has open shares its database instance,
     # whose configuration a reader locked (_lock_down): settings already right are left alone.
     if _locked(con):

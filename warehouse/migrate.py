@@ -6,9 +6,10 @@ data yet: a migration never merges into, or overwrites, a warehouse that has row
 copied in one transaction (on DuckLake: one snapshot), then counted on both sides; a count that
 differs rolls nothing back silently but fails loudly, naming the table.
 
-Not copied: schema_migrations (the target's own migrations fill it) and the BM25 search index
-(the fts_main_papers schema, derived data): the target's search_index_state is marked stale so the
-next writer run rebuilds it.
+Copied: every table of the schema main and of the internal schema (papertrends_internal: the term
+index, resume state), each into the same schema of the target. Not copied: schema_migrations (the
+target's own migrations fill it) and the BM25 search index (the fts_main_papers schema, derived
+data): the target's search_index_state is marked stale so the next writer run rebuilds it.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ import duckdb
 
 from ..core.errors import WarehouseError
 from . import backends, connection
+from ..transforms.tables import INTERNAL_SCHEMA, SEARCH_INDEX_STATE
 from .migrations import migrations, schema_version
 
 SOURCE_ALIAS = "migrate_source"
+# The schemas copied: the user's tables and papertrends' own bookkeeping.
+COPIED_SCHEMAS = ("main", INTERNAL_SCHEMA)
 # Filled by the target's own migrations, or derived: never copied row by row.
 NOT_COPIED = {"schema_migrations"}
 # One-row state tables the target's migrations create with a row: replaced, not appended to.
@@ -67,14 +71,22 @@ def _attach_source(con: duckdb.DuckDBPyConnection, source: backends.DuckLake | P
 
 
 def _base_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
-    return [name for (name,) in con.execute(
-        "select table_name from duckdb_tables() where database_name = ? and schema_name = 'main' order by table_name",
-        [catalog],
+    """schema.table of every table of `catalog` in the copied schemas."""
+    return [f"{schema}.{name}" for schema, name in con.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = ? and list_contains(?, schema_name) "
+        "order by schema_name, table_name",
+        [catalog, list(COPIED_SCHEMAS)],
     ).fetchall()]
 
 
-def _source_schema(con: duckdb.DuckDBPyConnection) -> int:
-    return con.execute(f"select coalesce(max(version), 0) from {SOURCE_ALIAS}.main.schema_migrations").fetchone()[0]
+def _bare(table: str) -> str:
+    """'papertrends_internal.term_words' -> 'term_words' (the name a report and NOT_COPIED use)."""
+    return table.split(".", 1)[1]
+
+
+def _ref(catalog: str, table: str) -> str:
+    schema, name = table.split(".", 1)
+    return f'"{catalog}".{schema}."{name}"'
 
 
 def migrate(source: backends.DuckLake | Path, target: backends.DuckLake | Path) -> MigrateReport:
@@ -89,18 +101,18 @@ def migrate(source: backends.DuckLake | Path, target: backends.DuckLake | Path) 
         target_catalog = con.execute("select current_database()").fetchone()[0]
         _attach_source(con, source)
         known = max(v for v, _, _ in migrations())
-        found = _source_schema(con)
+        found = schema_version(con, SOURCE_ALIAS)
         if found != known or schema_version(con) != known:
             raise WarehouseError(
                 f"source has schema {found}, this papertrends knows {known}: "
                 "open it with a writer of this version first (any ingest upgrades it)"
             )
-        tables = [t for t in _base_tables(con, SOURCE_ALIAS) if t not in NOT_COPIED]
+        tables = [t for t in _base_tables(con, SOURCE_ALIAS) if _bare(t) not in NOT_COPIED]
         missing = sorted(set(tables) - set(_base_tables(con, target_catalog)))
         if missing:
             raise WarehouseError(f"target lacks tables {', '.join(missing)}: not made by this papertrends")
-        occupied = [t for t in tables if t not in REPLACED
-                    and con.execute(f'select count(*) from "{target_catalog}".main."{t}"').fetchone()[0]]
+        occupied = [_bare(t) for t in tables if _bare(t) not in REPLACED
+                    and con.execute(f"select count(*) from {_ref(target_catalog, t)}").fetchone()[0]]
         if occupied:
             raise WarehouseError(
                 f"{report.target} already holds rows (in {', '.join(occupied)}): migrate only fills an empty warehouse"
@@ -108,12 +120,12 @@ def migrate(source: backends.DuckLake | Path, target: backends.DuckLake | Path) 
         con.execute("begin transaction")
         try:
             for table in tables:
-                destination = f'"{target_catalog}".main."{table}"'
-                if table in REPLACED:
+                destination = _ref(target_catalog, table)
+                if _bare(table) in REPLACED:
                     con.execute(f"delete from {destination}")
-                con.execute(f'insert into {destination} by name select * from {SOURCE_ALIAS}.main."{table}"')
+                con.execute(f"insert into {destination} by name select * from {_ref(SOURCE_ALIAS, table)}")
             # The search index is not copied: let the next writer run rebuild it.
-            con.execute(f'update "{target_catalog}".main.search_index_state set stale = true')
+            con.execute(f"update {_ref(target_catalog, SEARCH_INDEX_STATE.qualified)} set stale = true")
             if isinstance(target, Path):
                 highest = con.execute(f'select coalesce(max(run_id), 0) from "{target_catalog}".main.runs').fetchone()[0]
                 if highest:
@@ -127,11 +139,11 @@ def migrate(source: backends.DuckLake | Path, target: backends.DuckLake | Path) 
                 pass  # a failed commit has ended the transaction already
             raise
         for table in tables:
-            copied, = con.execute(f'select count(*) from "{target_catalog}".main."{table}"').fetchone()
-            expected, = con.execute(f'select count(*) from {SOURCE_ALIAS}.main."{table}"').fetchone()
+            copied, = con.execute(f"select count(*) from {_ref(target_catalog, table)}").fetchone()
+            expected, = con.execute(f"select count(*) from {_ref(SOURCE_ALIAS, table)}").fetchone()
             if copied != expected:
-                raise WarehouseError(f"{table}: {expected} rows in the source but {copied} in the target")
-            report.rows[table] = copied
+                raise WarehouseError(f"{_bare(table)}: {expected} rows in the source but {copied} in the target")
+            report.rows[_bare(table)] = copied
         if isinstance(target, backends.DuckLake):
             report.snapshot = backends.snapshot_of(con)
         con.execute(f"detach {SOURCE_ALIAS}")
@@ -160,14 +172,13 @@ def tables_differing(a: backends.DuckLake | Path, b: backends.DuckLake | Path) -
         tables = sorted(set(_base_tables(con, "side_a")) | set(_base_tables(con, "side_b")))
         differing = {}
         for table in tables:
-            if table in NOT_COPIED | REPLACED:
+            if _bare(table) in NOT_COPIED | REPLACED:
                 continue
-            left = f'side_a.main."{table}"'
-            right = f'side_b.main."{table}"'
+            left, right = _ref("side_a", table), _ref("side_b", table)
             only_a, = con.execute(f"select count(*) from (select * from {left} except all select * from {right})").fetchone()
             only_b, = con.execute(f"select count(*) from (select * from {right} except all select * from {left})").fetchone()
             if only_a or only_b:
-                differing[table] = (only_a, only_b)
+                differing[_bare(table)] = (only_a, only_b)
         return differing
     finally:
         con.close()

@@ -10,7 +10,8 @@ from importlib import resources
 import duckdb
 
 from ..core.errors import WarehouseError
-from .tables import apply_comments
+from ..transforms.tables import INTERNAL_SCHEMA
+from .tables import apply_comments, use_internal_schema
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -23,22 +24,36 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
-def schema_version(con: duckdb.DuckDBPyConnection) -> int:
-    """The highest migration applied to this warehouse (0 for an empty one)."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_name = 'schema_migrations'"
-    ).fetchone()[0]
-    if not exists:
+def _ledger(con: duckdb.DuckDBPyConnection, database: str | None = None) -> str | None:
+    """Where schema_migrations is in `database` (default: the current one), qualified; None in a new warehouse.
+
+    Migration 011 moved it from main into the internal schema; a warehouse made before 011 (or a
+    test's old-schema warehouse) still has it in main.
+    """
+    if database is None:
+        database = con.execute("select current_database()").fetchone()[0]
+    schemas = {s for (s,) in con.execute(
+        "select schema_name from duckdb_tables() where database_name = ? and table_name = 'schema_migrations'",
+        [database],
+    ).fetchall()}
+    for schema in (INTERNAL_SCHEMA, "main"):
+        if schema in schemas:
+            return f'"{database.replace(chr(34), chr(34) * 2)}".{schema}.schema_migrations'
+    return None
+
+
+def schema_version(con: duckdb.DuckDBPyConnection, database: str | None = None) -> int:
+    """The highest migration applied to the warehouse `database` (default: the current one; 0 for an empty one)."""
+    ledger = _ledger(con, database)
+    if ledger is None:
         return 0
-    return con.execute("select coalesce(max(version), 0) from schema_migrations").fetchone()[0]
+    return con.execute(f"select coalesce(max(version), 0) from {ledger}").fetchone()[0]
 
 
-def applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
-    """Versions of the migrations recorded in this warehouse."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_name = 'schema_migrations'"
-    ).fetchone()[0]
-    return {v for (v,) in con.execute("select version from schema_migrations").fetchall()} if exists else set()
+def applied_versions(con: duckdb.DuckDBPyConnection, database: str | None = None) -> set[int]:
+    """Versions of the migrations recorded in the warehouse `database` (default: the current one)."""
+    ledger = _ledger(con, database)
+    return {v for (v,) in con.execute(f"select version from {ledger}").fetchall()} if ledger else set()
 
 
 def apply_migrations(
@@ -47,13 +62,16 @@ def apply_migrations(
     """Apply missing migrations in order, each in its own transaction; refuse a newer schema.
 
     `up_to` stops after that version (tests build old-schema warehouses with it). `translate`
-    rewrites each migration's SQL for another backend (DuckLake: warehouse/backends.py). With the
-    whole schema in place, the declared descriptions are then applied as COMMENT ON (warehouse/tables.py).
+    rewrites each migration's SQL for another backend (DuckLake: warehouse/backends.py). Then the
+    internal schema goes on `con`'s search path (from 011 on), and with the whole schema in place
+    the declared descriptions are applied as COMMENT ON (warehouse/tables.py).
     """
     translate = translate or (lambda sql: sql)
-    con.execute(translate(
-        "create table if not exists schema_migrations (version integer primary key, name varchar, applied_at timestamptz)"
-    ))
+    if _ledger(con) is None:
+        # A new warehouse starts its ledger where migrations 001-010 expect it; 011 moves it.
+        con.execute(translate(
+            "create table main.schema_migrations (version integer primary key, name varchar, applied_at timestamptz)"
+        ))
     current = schema_version(con)
     known = migrations()
     if known and current > known[-1][0]:
@@ -71,7 +89,8 @@ def apply_migrations(
         con.execute("begin transaction")
         try:
             con.execute(translate(sql))
-            con.execute("insert into schema_migrations values (?, ?, now())", [version, name])
+            # Looked up after the migration ran: 011 moves the ledger in the same transaction.
+            con.execute(f"insert into {_ledger(con)} values (?, ?, now())", [version, name])
             con.execute("commit")
         except Exception:
             # A failed commit (DuckLake refusing a change) has already ended the transaction.
@@ -84,6 +103,7 @@ def apply_migrations(
         # table with a sequence default (runs): the file would not open again. A writer run closes
         # without a checkpoint after a small load, so the schema change is checkpointed right here.
         con.execute("checkpoint")
+    use_internal_schema(con)
     if up_to is None:
         apply_comments(con)
     return applied

@@ -1,7 +1,8 @@
 -- 012: the rising table for the default windows, computed by the writer after each load's term
+-- (In papertrends_internal with the other index tables: migration 011.)
 -- index catch-up (warehouse/rising_store.py), so `rising` and the explorer's rising panel read a
 -- few hundred rows instead of pairing the words of every paper in two windows at query time.
-create table if not exists term_rising (
+create table if not exists papertrends_internal.term_rising (
     grain           varchar not null,   -- period of the windows (month, week, ...)
     periods         integer not null,   -- periods in each window (rising --window)
     min_support     integer not null,   -- least papers in the recent window

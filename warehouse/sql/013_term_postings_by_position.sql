@@ -3,20 +3,21 @@
 -- (word, paper) needs DuckDB's list() aggregate, which cannot spill: a big batch ran out of memory
 -- under the load's memory limit. One row per occurrence is built without an aggregate, and a
 -- phrase is found by grouping occurrences on their start position.
-create table term_postings_by_position (
+-- The index tables live in the schema papertrends_internal (migration 011): named with it here.
+create table papertrends_internal.term_postings_by_position (
     word_id    integer not null,
     paper_key  integer not null,
     position   integer not null
 );
 
-insert into term_postings_by_position
+insert into papertrends_internal.term_postings_by_position
 select word_id, paper_key, position
-from (select word_id, paper_key, unnest(positions) as position from term_postings)
+from (select word_id, paper_key, unnest(positions) as position from papertrends_internal.term_postings)
 order by word_id, paper_key, position;
 
-drop table term_postings;
+drop table papertrends_internal.term_postings;
 
-alter table term_postings_by_position rename to term_postings;
+alter table papertrends_internal.term_postings_by_position rename to term_postings;
 
 -- Papers matching each query alternative, from the index alone: for one word, the papers holding
 -- it; for a phrase, word k must stand at position start + k - 1 for one start. This is exactly
@@ -40,19 +41,19 @@ query_words as (
 word_ids as (
     select q.term_order, q.alt, q.pos, q.n_words, w.word_id
     from query_words as q
-    join term_words as w on w.word = q.word
+    join papertrends_internal.term_words as w on w.word = q.word
     where not (q.prefix and q.pos = q.n_words)
     union all
     select q.term_order, q.alt, q.pos, q.n_words, w.word_id
     from query_words as q
-    join term_words as w on starts_with(w.word, q.word)
+    join papertrends_internal.term_words as w on starts_with(w.word, q.word)
     where q.prefix and q.pos = q.n_words
 ),
 
 hits as (
     select w.term_order, w.alt, w.pos, w.n_words, p.paper_key, p.position
     from word_ids as w
-    join term_postings as p using (word_id)
+    join papertrends_internal.term_postings as p using (word_id)
 ),
 
 phrases as (
