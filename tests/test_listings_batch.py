@@ -79,3 +79,13 @@ def test_an_empty_batch_and_a_batch_of_bad_bodies_count_every_input():
     rows, quarantine, items_in = batched([(b"{not json", context("x/1.json", None)), (b'{"error": "no"}', context("y/2.json", None))])
     assert (rows.height, quarantine.height, items_in) == (0, 2, 2)
     assert quarantine["reason"].to_list()[1] == "JSON is an object, not a list of items: error 'no'"
+
+
+def test_a_count_too_big_for_its_column_is_quarantined_not_a_crash():
+    """Before: an upvote count over 2**31-1 stopped the whole batch (a Polars/Arrow overflow error)."""
+    items = [{"paper": {"id": "2505.00001", "title": "Huge", "upvotes": 2**40}},
+             {"paper": {"id": "2505.00002", "title": "Fine", "upvotes": 3}}]
+    rows, quarantine, items_in = batched([(json.dumps(items).encode(), context("a/2025-05-02.json", dt.date(2025, 5, 2)))])
+    assert (rows["paper_id"].to_list(), items_in) == (["2505.00002"], 2)
+    assert quarantine["reason"].to_list() == [f"paper.upvotes is {2**40}, more than {2**31 - 1}"]
+    assert json.loads(quarantine["raw_text"][0]) == items[0]
