@@ -15,7 +15,7 @@ from ..core.dates import parsed_dates
 from ..core.reports import RunReport
 from ..core.settings import Settings, load_settings
 from ..pipeline import registry
-from ..sources.files import expanded_paths, file_landed, not_a_regular_file
+from ..sources.files import expanded_paths, files_landed, not_a_regular_file
 from ..sources.kinds import KIND_UNREADABLE
 from ..sources.raw_archive import RawRecord
 from ..warehouse.checks import CheckContext
@@ -39,15 +39,16 @@ def saved_files_landed(settings: Settings, paths: list[str], list_date: str | No
     A file named on its own that is not a known kind is landed as unreadable, so it is
     quarantined with its reason; one found inside a folder is skipped and named in `skipped`.
     """
-    landed, skipped = [], []
+    taken, skipped = [], []
     for path, named in expanded_paths(paths):
         special = not_a_regular_file(path)  # never opened: a FIFO blocks forever, /dev/zero never ends
         kind, why = registry.recognised(path) if special is None else (None, special)
         if kind is None and not named:
             skipped.append(f"{path}: {why}")
             continue
-        record = file_landed(settings.raw_dir, path, kind.name if kind else KIND_UNREADABLE, list_date, why)
-        landed.append(str(record.path))
+        taken.append((path, kind.name if kind else KIND_UNREADABLE, list_date, why))
+    # Landed in batches, each durable at one point (sources/files.py).
+    landed = [str(record.path) for record in files_landed(settings.raw_dir, taken)]
     return {"landed": landed, "skipped": skipped}
 
 

@@ -21,18 +21,15 @@ from ..sources.kinds import (
 from ..sources.raw_archive import RawRecord
 from ..transforms.hf_listings import (
     EXCERPT_BYTES,
-    LISTING_SCHEMA,
     QUARANTINE_SCHEMA,
     SOURCE_HF_DAILY,
     SOURCE_HF_PAGE,
     Extracted,
+    ListingsBatch,
     PageFormatError,
-    daily_papers_extracted,
-    listings_normalized_batch,
     page_date_line,
     papers_page_extracted,
     raw_excerpt,
-    with_context,
 )
 
 # Bump when normalization output changes, so lake files of older code are not reused.
@@ -61,8 +58,8 @@ def _whole_input_quarantined(record: RawRecord, origin: str, reason: str) -> Ext
     return Extracted(pl.DataFrame(), quarantine, 1)
 
 
-def extracted_record(record: RawRecord) -> "ExtractedInput":
-    """Extract one landing's items by its sidecar: the parser, list date and origin all come from there."""
+def _record_added(batch: ListingsBatch, record: RawRecord) -> list[str]:
+    """Add one landing's items to `batch` by its sidecar (parser, list date, origin); returns its warnings."""
     meta = record.meta
     kind = meta["kind"]
     # The URL fetched, or the landing's path relative to the raw archive: never a local absolute
@@ -76,35 +73,42 @@ def extracted_record(record: RawRecord) -> "ExtractedInput":
     warnings: list[str] = []
     # Landings of sources/hf.py name their source (hf_weekly, hf_trending, ...) in the sidecar.
     source = meta.get("source") or (SOURCE_HF_PAGE if kind == KIND_HF_PAPERS_TEXT else SOURCE_HF_DAILY)
+    context = {"source": source, "list_date": list_date, "fetched_at": record.fetched_at, "origin": origin,
+               "raw_sha256": record.sha256, "list_period": meta.get("list_period"), "ranked": bool(meta.get("ranked"))}
+    offset = meta.get("page", 0) * meta.get("limit", 0)
+
+    def whole(reason: str) -> None:
+        extracted = _whole_input_quarantined(record, origin, reason)
+        batch.add_quarantined(extracted.quarantine, extracted.items_in)
+
     if meta.get("problem"):
         # Classified when fetched (HTML for JSON, truncated JSON, error object, empty weekday): never data.
-        extracted = _whole_input_quarantined(record, origin, meta["problem"])
+        whole(meta["problem"])
     elif kind in (KIND_HF_DAILY_API, KIND_HF_HTML) and meta.get("status", 200) != 200:
         snippet = record.head(200).decode("utf-8", errors="replace")
-        extracted = _whole_input_quarantined(record, origin, f"HTTP {meta.get('status')}: {snippet}")
+        whole(f"HTTP {meta.get('status')}: {snippet}")
         # Said in the run's summary too: a day the server does not have is no silent quarantine row.
         warnings.append(f"{origin}: HTTP {meta.get('status')}, no list loaded (quarantined; see `papertrends status`)")
     elif date_problem or kind == KIND_UNREADABLE:
-        extracted = _whole_input_quarantined(record, origin, date_problem or meta["reason"])
+        whole(date_problem or meta["reason"])
     elif kind in (KIND_HF_DAILY_API, KIND_HF_DAILY_FILE):
-        offset = meta.get("page", 0) * meta.get("limit", 0)
-        extracted = daily_papers_extracted(record.read(), origin=origin, raw_sha256=record.sha256, position_offset=offset)
+        batch.add_daily_papers(record.read(), context=context, reread=record.read, position_offset=offset)
     elif kind == KIND_HF_HTML:
         from ..transforms.hf_html import daily_papers_json_from_html
 
+        def page_json() -> bytes:
+            return daily_papers_json_from_html(record.read().decode("utf-8", errors="replace"))
+
         try:
-            items = daily_papers_json_from_html(record.read().decode("utf-8", errors="replace"))
+            items = page_json()
         except PageFormatError as error:
-            extracted = _whole_input_quarantined(record, origin, str(error))
+            whole(str(error))
         else:
-            offset = meta.get("page", 0) * meta.get("limit", 0)
-            extracted = daily_papers_extracted(items, origin=origin, raw_sha256=record.sha256, position_offset=offset)
+            batch.add_daily_papers(items, context=context, reread=page_json, position_offset=offset)
     elif kind == KIND_HF_PAPERS_TEXT:
         text = record.read().decode("utf-8", errors="replace")
         if list_date is None:
-            extracted = _whole_input_quarantined(
-                record, origin, "a saved papers page shows no year: ingest it with --date YYYY-MM-DD"
-            )
+            whole("a saved papers page shows no year: ingest it with --date YYYY-MM-DD")
         else:
             shown = page_date_line(text)
             expected = f"{list_date:%b} {list_date.day}"
@@ -113,22 +117,12 @@ def extracted_record(record: RawRecord) -> "ExtractedInput":
             try:
                 extracted = papers_page_extracted(text, origin=origin, raw_sha256=record.sha256)
             except PageFormatError as error:
-                extracted = _whole_input_quarantined(record, origin, str(error))
+                whole(str(error))
+            else:
+                batch.add_extracted(extracted, context=context)
     else:
-        extracted = _whole_input_quarantined(record, origin, f"no parser for raw kind {kind!r}")
-    context = {"source": source, "list_date": list_date, "fetched_at": record.fetched_at, "origin": origin,
-               "raw_sha256": record.sha256, "list_period": meta.get("list_period"), "ranked": bool(meta.get("ranked"))}
-    return ExtractedInput(origin, extracted, context, warnings)
-
-
-@dataclass
-class ExtractedInput:
-    """One landing's extracted items and the context its rows need (before typing, see normalized_batch)."""
-
-    origin: str
-    extracted: Extracted
-    context: dict
-    warnings: list[str]
+        whole(f"no parser for raw kind {kind!r}")
+    return warnings
 
 
 def normalized_record(record: RawRecord) -> NormalizedInput:
@@ -137,21 +131,12 @@ def normalized_record(record: RawRecord) -> NormalizedInput:
 
 
 def normalized_batch(records: list[RawRecord]) -> NormalizedInput:
-    """Normalize landings of HF list kinds together: extracted one by one, typed in one pass."""
-    items, quarantines, warnings, items_in = [], [], [], 0
+    """Normalize landings of HF list kinds together: items gathered per landing, typed in one pass."""
+    batch, warnings = ListingsBatch(), []
     for record in records:
-        one = extracted_record(record)
-        items_in += one.extracted.items_in
-        warnings += one.warnings
-        quarantines.append(one.extracted.quarantine.select(list(QUARANTINE_SCHEMA)).cast(QUARANTINE_SCHEMA))
-        if one.extracted.items.width and one.extracted.items.height:
-            items.append(with_context(one.extracted.items, **one.context))
-    quarantine = pl.concat(quarantines) if quarantines else pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    if items:
-        listings, quarantine = listings_normalized_batch(pl.concat(items, how="vertical_relaxed"), quarantine)
-    else:
-        listings = pl.DataFrame(schema=LISTING_SCHEMA)
+        warnings += _record_added(batch, record)
+    listings, quarantine = batch.normalized()
     origin = records[0].meta.get("path", "") if len(records) == 1 else f"{len(records)} landings"
-    if listings.height + quarantine.height != items_in:
-        raise AssertionError(f"{origin}: {items_in} items in but {listings.height} + {quarantine.height} out")
-    return NormalizedInput(origin, listings, quarantine, items_in, warnings)
+    if listings.height + quarantine.height != batch.items_in:
+        raise AssertionError(f"{origin}: {batch.items_in} items in but {listings.height} + {quarantine.height} out")
+    return NormalizedInput(origin, listings, quarantine, batch.items_in, warnings)

@@ -13,11 +13,14 @@ from pathlib import Path
 
 from .arxiv import land_large_file
 from .kinds import KIND_ARXIV_SNAPSHOT, KIND_UNREADABLE
-from .raw_archive import RawRecord, land, utc_now
+from .raw_archive import Landing, RawRecord, landed_together, utc_now
 
 FILE_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
 # Larger files are landed by hard link or streaming copy, never read whole into memory.
 LARGE_FILE_BYTES = 64 << 20
+# Saved files landed together, durable at one point (bounded: at most this many, or this many bytes).
+LAND_BATCH_FILES = 256
+LAND_BATCH_BYTES = 128 << 20
 
 
 def expanded_paths(paths: list[str]) -> list[tuple[Path, bool]]:
@@ -75,6 +78,43 @@ def file_landed(raw_dir: Path, path: Path, kind: str, list_date: str | None, rea
     `kind` comes from the registry; KIND_UNREADABLE with `reason` records a file that cannot be
     read or recognised, so it is quarantined with that reason rather than dropped.
     """
+    return files_landed(raw_dir, [(path, kind, list_date, reason)])[0]
+
+
+def files_landed(raw_dir: Path, files: list[tuple[Path, str, str | None, str | None]]) -> list[RawRecord]:
+    """Land saved files, each (path, kind, list date, reason) as file_landed does; one record each, in order.
+
+    Small files are read and landed together, durable at one point per LAND_BATCH_FILES files
+    or LAND_BATCH_BYTES bytes (raw_archive.landed_together); large ones one by one, never read whole.
+    """
+    records: list[RawRecord | None] = []
+    pending: list[tuple[int, Landing]] = []
+    pending_bytes = 0
+
+    def flush() -> None:
+        nonlocal pending_bytes
+        for (at, _), record in zip(pending, landed_together(raw_dir, [landing for _, landing in pending])):
+            records[at] = record
+        pending.clear()
+        pending_bytes = 0
+
+    for path, kind, list_date, reason in files:
+        landing = _file_landing(raw_dir, Path(path), kind, list_date, reason)
+        if isinstance(landing, RawRecord):
+            records.append(landing)
+            continue
+        records.append(None)
+        pending.append((len(records) - 1, landing))
+        pending_bytes += len(landing.body)
+        if len(pending) >= LAND_BATCH_FILES or pending_bytes >= LAND_BATCH_BYTES:
+            flush()
+    if pending:
+        flush()
+    return records
+
+
+def _file_landing(raw_dir: Path, path: Path, kind: str, list_date: str | None, reason: str | None) -> Landing | RawRecord:
+    """What to land for one saved file, or its record when it is landed at once (large files)."""
     if kind == KIND_ARXIV_SNAPSHOT:
         # Several GB, listed on each paper's v1 date: no list date, never read whole.
         now = utc_now().isoformat()
@@ -98,4 +138,4 @@ def file_landed(raw_dir: Path, path: Path, kind: str, list_date: str | None, rea
     if kind == KIND_UNREADABLE:
         meta["reason"] = reason or "unreadable"
     meta["kind"] = kind
-    return land(raw_dir, folder, path.stem[:80] or "file", path.suffix[:10], body, meta)
+    return Landing(folder, path.stem[:80] or "file", path.suffix[:10], body, meta)

@@ -31,6 +31,10 @@ def sidecars(home: Path) -> int:
     return sum(1 for _ in (home / "raw").rglob("*.meta.json")) if (home / "raw").is_dir() else 0
 
 
+def raw_temporaries(home: Path) -> bool:
+    return (home / "raw").is_dir() and any(p.name.endswith(".tmp") for p in (home / "raw").rglob(".*"))
+
+
 def lake_files(home: Path) -> int:
     return sum(1 for _ in (home / "lake").rglob("*.parquet")) if (home / "lake").is_dir() else 0
 
@@ -91,7 +95,9 @@ def lake_complete_for(seconds):
 
 
 MOMENTS = [
-    Moment("landing raw files", lambda home, total, since_lake: sidecars(home) >= total // 2),
+    # Saved files land in batches (written to temporaries, synced, renamed): kill while a batch's
+    # temporaries are there, or failing that once half the sidecars are.
+    Moment("landing raw files", lambda home, total, since_lake: raw_temporaries(home) or sidecars(home) >= total // 2),
     Moment("writing the lake", lambda home, total, since_lake: lake_files(home) >= 1),
     Moment("lake complete, loading", lake_complete_for(0.0)),
     Moment("loading or finishing", lake_complete_for(0.5)),

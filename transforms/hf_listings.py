@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 import polars as pl
+import pyarrow as pa
 
 from .ids import paper_id_expr, synthetic_paper_id
 from .json_text import json_loads
@@ -91,6 +92,9 @@ def _quarantine_frame(rows: list[dict], origin: str, raw_sha256: str) -> pl.Data
     ).select(list(QUARANTINE_SCHEMA))
 
 
+_INT32_MAX = 2**31 - 1
+
+
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -119,6 +123,8 @@ def _item_fields(item, position: int) -> tuple[dict | None, str | None]:
     for name, value in counts:
         if value is not None and (not _is_int(value) or value < 0):
             return None, f"{name} is {value!r}, not a non-negative integer"
+        if value is not None and value > _INT32_MAX:  # the column is a 32-bit integer
+            return None, f"{name} is {value!r}, more than {_INT32_MAX}"
     authors = paper.get("authors") or []
     keywords = paper.get("ai_keywords")
     text_fields = {
@@ -159,37 +165,145 @@ def _raw_json(item) -> str:
     return item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
 
 
-def daily_papers_extracted(body: bytes, *, origin: str, raw_sha256: str, position_offset: int = 0) -> Extracted:
-    """Items of one daily-papers API response (a JSON list of items)."""
-    def whole(reason: str) -> Extracted:
-        text = raw_excerpt(body)
-        q = _quarantine_frame([{"position": None, "reason": reason, "raw_text": text}], origin, raw_sha256)
-        return Extracted(pl.DataFrame(schema=_EXTRACTED_SCHEMA), q, 1)
-
+def _document_items(body: bytes) -> tuple[list | None, str | None]:
+    """The items of a daily-papers JSON body, or the reason the whole body is not a list of items."""
     try:
         document = json_loads(body)
     except UnicodeDecodeError as error:
-        return whole(f"not UTF-8 text: {error.reason} at byte {error.start}")
+        return None, f"not UTF-8 text: {error.reason} at byte {error.start}"
     except json.JSONDecodeError as error:
-        return whole(f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}")
+        return None, f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
     # One real archiver wrapped a day as {"status", "date", "count", "data": [...]}.
     if isinstance(document, dict) and isinstance(document.get("data"), list):
         document = document["data"]
     if not isinstance(document, list):
         kind = "object" if isinstance(document, dict) else type(document).__name__
         detail = f": error {document['error']!r}" if isinstance(document, dict) and "error" in document else ""
-        return whole(f"JSON is an {kind}, not a list of items{detail}")
+        return None, f"JSON is an {kind}, not a list of items{detail}"
+    return document, None
 
+
+def _daily_papers_fields(body: bytes, position_offset: int, keep_raw: bool = False) -> tuple[list[dict], list[dict], int]:
+    """(fields of loadable items, rejected items with reason and raw text, items in) of one API body.
+
+    Unless `keep_raw`, a loadable item's raw JSON is not kept (raw_text None): only quarantined
+    items carry it, and the few quarantined later, when typed, get theirs from daily_papers_raw_texts.
+    """
+    document, problem = _document_items(body)
+    if document is None:
+        return [], [{"position": None, "reason": problem, "raw_text": raw_excerpt(body)}], 1
     rows, rejected = [], []
     for index, item in enumerate(document):
         fields, reason = _item_fields(item, position_offset + index)
         if fields is None:
             rejected.append({"position": position_offset + index, "reason": reason, "raw_text": _raw_json(item)})
         else:
-            fields["raw_text"] = _raw_json(item)
+            if keep_raw:
+                fields["raw_text"] = _raw_json(item)
             rows.append(fields)
+    return rows, rejected, len(document)
+
+
+def daily_papers_raw_texts(body: bytes, indexes: list[int]) -> list[str]:
+    """The raw JSON of the items at `indexes` (0-based, in the body's list) of a daily-papers body."""
+    document, _ = _document_items(body)
+    return [_raw_json(document[index]) for index in indexes]
+
+
+def daily_papers_extracted(body: bytes, *, origin: str, raw_sha256: str, position_offset: int = 0) -> Extracted:
+    """Items of one daily-papers API response (a JSON list of items)."""
+    rows, rejected, items_in = _daily_papers_fields(body, position_offset, keep_raw=True)
     items = pl.DataFrame(rows, schema=_EXTRACTED_SCHEMA)
-    return Extracted(items, _quarantine_frame(rejected, origin, raw_sha256), len(document))
+    return Extracted(items, _quarantine_frame(rejected, origin, raw_sha256), items_in)
+
+
+_ARROW_TYPES = {pl.Int32(): pa.int32(), pl.String(): pa.large_string(), pl.List(pl.String()): pa.large_list(pa.large_string())}
+
+
+def _rows_frame(rows: list[dict]) -> pl.DataFrame:
+    """Extracted rows as a frame, built column by column through Arrow: Polars' own row reader
+    makes one Series per list value (authors, keywords), which cost more than the rest of a batch."""
+    table = pa.table({name: pa.array([row[name] for row in rows], type=_ARROW_TYPES[dtype])
+                      for name, dtype in _EXTRACTED_SCHEMA.items()})
+    return pl.from_arrow(table).cast(_EXTRACTED_SCHEMA)
+
+
+class ListingsBatch:
+    """The items of many inputs gathered as plain rows, then typed in one pass: one frame per batch.
+
+    Per-input Polars work (a frame, its context columns, a query) costs more than the input's
+    items; here each input only adds Python rows, and `normalized` runs the expressions once.
+    An item quarantined when typed (its id is no arXiv id, it has no list date) gets its raw JSON
+    then, from its input's body read again: loadable items never pay for a JSON dump.
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+        self.row_inputs: list[int] = []
+        self.contexts: list[dict] = []
+        self.rereads: list = []  # per input: how to read its JSON body again (None: rows carry raw_text)
+        self.offsets: list[int] = []
+        self.quarantine: list[pl.DataFrame] = []
+        self.items_in = 0
+
+    def _context(self, context: dict, reread, offset: int) -> int:
+        self.contexts.append({f"ctx_{name}": value for name, value in context.items()})
+        self.rereads.append(reread)
+        self.offsets.append(offset)
+        return len(self.contexts) - 1
+
+    def add_daily_papers(self, body: bytes, *, context: dict, reread, position_offset: int = 0) -> None:
+        """Add one daily-papers JSON body; `reread()` gives the same bytes again (for raw text)."""
+        rows, rejected, items_in = _daily_papers_fields(body, position_offset)
+        self._add(rows, rejected, items_in, context, reread, position_offset)
+
+    def add_extracted(self, extracted: Extracted, *, context: dict) -> None:
+        """Add one input already extracted as a frame (rows carry their own raw_text)."""
+        rows = extracted.items.to_dicts() if extracted.items.width and extracted.items.height else []
+        self.items_in += extracted.items_in
+        self.quarantine.append(extracted.quarantine.select(list(QUARANTINE_SCHEMA)).cast(QUARANTINE_SCHEMA))
+        if rows:
+            index = self._context(context, None, 0)
+            self.rows += rows
+            self.row_inputs += [index] * len(rows)
+
+    def add_quarantined(self, quarantine: pl.DataFrame, items_in: int) -> None:
+        """Add an input quarantined whole (or in part) before extraction."""
+        self.items_in += items_in
+        self.quarantine.append(quarantine.select(list(QUARANTINE_SCHEMA)).cast(QUARANTINE_SCHEMA))
+
+    def _add(self, rows, rejected, items_in, context, reread, offset) -> None:
+        self.items_in += items_in
+        if rejected:
+            self.quarantine.append(_quarantine_frame(rejected, context["origin"], context["raw_sha256"]))
+        if rows:
+            index = self._context(context, reread, offset)
+            self.rows += rows
+            self.row_inputs += [index] * len(rows)
+
+    def _raw_texts(self, rejected: pl.DataFrame) -> list[str | None]:
+        texts = rejected["raw_text"].to_list()
+        wanted: dict[int, list[int]] = {}
+        for at, (text, input_index) in enumerate(zip(texts, rejected["ctx_input"].to_list())):
+            if text is None and self.rereads[input_index] is not None:
+                wanted.setdefault(input_index, []).append(at)
+        for input_index, ats in wanted.items():
+            positions = rejected["position"].gather(ats).to_list()
+            found = daily_papers_raw_texts(self.rereads[input_index](), [p - self.offsets[input_index] for p in positions])
+            for at, text in zip(ats, found):
+                texts[at] = text
+        return texts
+
+    def normalized(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Typed listing rows and the whole quarantine of every input added (items in = rows + quarantined)."""
+        quarantine = pl.concat(self.quarantine) if self.quarantine else pl.DataFrame(schema=QUARANTINE_SCHEMA)
+        if not self.rows:
+            return pl.DataFrame(schema=LISTING_SCHEMA), quarantine
+        items = _rows_frame(self.rows)
+        inputs = pl.Series("ctx_input", self.row_inputs, dtype=pl.Int32())
+        contexts = pl.DataFrame(self.contexts, schema=CONTEXT_SCHEMA)
+        items = items.with_columns(contexts.get_column(name).gather(inputs) for name in CONTEXT_SCHEMA)
+        return listings_normalized_batch(items.with_columns(inputs), quarantine, raw_texts=self._raw_texts)
 
 
 def papers_page_extracted(text: str, *, origin: str, raw_sha256: str) -> Extracted:
@@ -283,11 +397,15 @@ def listings_normalized(
     return listings_normalized_batch(items, extracted.quarantine)
 
 
-def listings_normalized_batch(items: pl.DataFrame, quarantine: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def listings_normalized_batch(
+    items: pl.DataFrame, quarantine: pl.DataFrame, raw_texts=None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """listings_normalized over the items of many inputs at once (context in CONTEXT_SCHEMA columns).
 
     One pass of Polars expressions per batch instead of one per input: the per-query start-up cost
     is paid once. `quarantine` is what extraction already quarantined (QUARANTINE_SCHEMA).
+    `raw_texts(rejected)`, when given, gives the raw text of the items quarantined here (their
+    raw_text column may be null: see ListingsBatch).
     """
     typed = items.with_columns(
         paper_id=pl.when(pl.col("paper_id_raw").str.starts_with("title:"))
@@ -301,7 +419,10 @@ def listings_normalized_batch(items: pl.DataFrame, quarantine: pl.DataFrame) -> 
     )
     bad_id = pl.col("paper_id").is_null()
     no_date = pl.col("list_date").is_null()
-    rejected = typed.filter(bad_id | no_date).select(
+    rejected = typed.filter(bad_id | no_date)
+    if raw_texts is not None and rejected.height:
+        rejected = rejected.with_columns(raw_text=pl.Series(raw_texts(rejected), dtype=pl.String()))
+    rejected = rejected.select(
         origin="ctx_origin",
         raw_sha256="ctx_raw_sha256",
         position="position",
