@@ -45,9 +45,9 @@ from .tables import use_internal_schema
 EMBEDDED_FILE = "warehouse.duckdb"
 LAKE_ALIAS = "lake"
 
-# Writer runs (ingest, enrich, backfill) load into a DuckLake: every write statement is one DuckLake
-# takes (MERGE INTO, anti-join inserts, run ids without a sequence). `rebuild` refuses a DuckLake
-# (flows/rebuild.py says why).
+# Writer runs (ingest, enrich, backfill, rebuild) load into a DuckLake: every write statement is one
+# DuckLake takes (MERGE INTO, anti-join inserts, run ids without a sequence). `rebuild` builds an
+# embedded file from raw/ and copies it into the lake in one snapshot (flows/rebuild.py).
 WRITER_RUNS_ON_DUCKLAKE = True
 
 # Extension name -> (wheel module, file stem) for what a DuckLake connection needs.
@@ -368,7 +368,10 @@ def lock_down_reader(con: duckdb.DuckDBPyConnection, memory_limit: str | None = 
     allowed directory (its Parquet files must still be read); then no statement can read or write
     any other file or URL, attach, install or load, or turn access back on.
     """
+    from .term_index import load_fts
+
     data_path = con.execute(f"select value from {LAKE_ALIAS}.options() where option_name = 'data_path'").fetchone()
+    load_fts(con)  # BM25 search stems its query (the index's tables are in the lake)
     if memory_limit is not None:
         con.execute(f"set memory_limit = {_literal(memory_limit)}")
     if temp_directory is not None:
@@ -378,3 +381,59 @@ def lock_down_reader(con: duckdb.DuckDBPyConnection, memory_limit: str | None = 
     con.execute(f"set allowed_directories = [{_literal(data_path[0])}]")
     con.execute("set enable_external_access = false")
     con.execute("set lock_configuration = true")
+
+
+_SPAN = re.compile(r"\s*(\d+)\s*([smhdw])\s*", re.IGNORECASE)
+_SPAN_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_span(text: str, option: str) -> dt.timedelta:
+    """'0s', '30m', '36h', '7d', '2w' as a timedelta; anything else is a one-line WarehouseError."""
+    match = _SPAN.fullmatch(text or "")
+    if not match:
+        raise WarehouseError(f"{option} {text!r} is not a number of seconds, minutes, hours, days or weeks (e.g. 30m, 36h, 7d)")
+    return dt.timedelta(seconds=int(match.group(1)) * _SPAN_SECONDS[match.group(2).lower()])
+
+
+@dataclass(frozen=True)
+class LakeMaintenance:
+    """What `papertrends maintain` did (or, with dry_run, would do) on a DuckLake."""
+
+    orphaned_files: list[str]    # data files no snapshot refers to (a killed writer's): deleted
+    snapshots_expired: int       # snapshots expired (time travel to them ends)
+    old_files: list[str]         # files of expired snapshots, scheduled for deletion earlier: deleted
+    dry_run: bool
+
+    def summary(self) -> str:
+        verb = "would delete" if self.dry_run else "deleted"
+        return (f"maintain: {verb} {len(self.orphaned_files)} orphaned data file(s) and {len(self.old_files)} file(s) "
+                f"of expired snapshots; {'would expire' if self.dry_run else 'expired'} {self.snapshots_expired} snapshot(s)")
+
+
+def maintain_ducklake(con: duckdb.DuckDBPyConnection, grace: dt.timedelta, expire_older_than: dt.timedelta | None = None,
+                      dry_run: bool = False) -> LakeMaintenance:
+    """Delete a DuckLake's orphaned data files, and optionally expire old snapshots, with DuckLake's own functions.
+
+    A writer killed between writing its Parquet files and committing leaves files no snapshot
+    refers to (ducklake_delete_orphaned_files finds them by listing the data path). papertrends
+    writers write lake files only inside the lake's merge section, so this runs inside it: no
+    papertrends writer is between writing and committing meanwhile. `grace` spares files younger
+    than that anyway (a writer that does not take the section: `migrate`, an older papertrends);
+    files of snapshots expired earlier are deleted once scheduled longer ago than `grace` (a read
+    that started before then may still scan them). Expiring is opt-in: it ends time travel (--as-of)
+    to those snapshots.
+    """
+    catalog = con.execute("select current_database()").fetchone()[0]
+    dry = "true" if dry_run else "false"
+    cutoff = f"now() - to_seconds({int(grace.total_seconds())})"
+    with lake_locks.writer_section(con):
+        orphaned = [path for (path,) in con.execute(
+            f"call ducklake_delete_orphaned_files({_literal(catalog)}, dry_run => {dry}, older_than => {cutoff})").fetchall()]
+        expired = 0
+        if expire_older_than is not None:
+            expired = len(con.execute(
+                f"call ducklake_expire_snapshots({_literal(catalog)}, dry_run => {dry}, "
+                f"older_than => now() - to_seconds({int(expire_older_than.total_seconds())}))").fetchall())
+        old = [path for (path,) in con.execute(
+            f"call ducklake_cleanup_old_files({_literal(catalog)}, dry_run => {dry}, older_than => {cutoff})").fetchall()]
+    return LakeMaintenance(orphaned, expired, old, dry_run)

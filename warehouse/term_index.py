@@ -181,7 +181,7 @@ def _fts_into_lake(con: duckdb.DuckDBPyConnection, state_update: str | None = No
             try:
                 con.execute(f"pragma create_fts_index('papers', 'paper_id', 'title', 'abstract', {FTS_OPTIONS})")
             finally:
-                con.execute(f'use "{lake}"')
+                _use_lake(con, lake)
             build_term_tf(con, f"{_SCRATCH}.{FTS_SCHEMA}")
 
             def swap() -> None:
@@ -205,8 +205,16 @@ def _fts_into_lake(con: duckdb.DuckDBPyConnection, state_update: str | None = No
             with lake_locks.writer_section(con):
                 lake_locks.retrying_conflicts(swap)
         finally:
-            con.execute(f'use "{lake}"')
+            _use_lake(con, lake)
             con.execute(f"detach {_SCRATCH}")
+
+
+def _use_lake(con: duckdb.DuckDBPyConnection, lake: str) -> None:
+    """Back to the lake after the scratch file; USE resets the search path, so the internal schema goes back on it."""
+    from .tables import use_internal_schema
+
+    con.execute(f'use "{lake}"')
+    use_internal_schema(con)
 
 
 def refresh(con: duckdb.DuckDBPyConnection, touched_paper_ids: pl.Series | str, fts: bool = True, unindexed: bool = True) -> int:
