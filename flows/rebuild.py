@@ -108,7 +108,8 @@ def _carried_over_from_lake(con, lake: backends.DuckLake) -> None:
     try:
         with connection.transaction(con):
             for table in (*ledger.RUN_LEDGER_TABLES, *CARRIED_TABLES):
-                con.execute(f"insert into {table} by name select * from live.{table}")
+                # Internal tables (the carried resume state) sit in the lake's internal schema.
+                con.execute(f"insert into {table} by name select * from live.{tables.BY_NAME[table].qualified}")
             highest = con.execute("select coalesce(max(run_id), 0) from runs").fetchone()[0]
             if highest:
                 # DuckDB sequences cannot be restarted in place; drawing values moves it on.
