@@ -28,7 +28,7 @@ from typing import Callable, Iterable, Iterator
 import polars as pl
 
 from ..sources import kinds as K
-from ..sources.raw_archive import RawRecord
+from ..sources.raw_archive import RawRecord, fsync_path
 from ..transforms import tables
 from ..transforms.arxiv import looks_like_snapshot_line
 from ..transforms.hf_listings import QUARANTINE_SCHEMA
@@ -326,14 +326,6 @@ def _temporary(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
-def _fsync(path: Path, directory: bool = False) -> None:
-    handle = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)
-
-
 def files_made_durable(lake_dir: Path, files: list[tuple[pl.DataFrame, Path]]) -> None:
     """Write lake files (frame, path) that do not exist yet, durable at one point for all of them.
 
@@ -369,7 +361,7 @@ def files_made_durable(lake_dir: Path, files: list[tuple[pl.DataFrame, Path]]) -
                 raise
         # The one durable point of the batch: contents first, then the names that point at them.
         for temporary, _ in pending:
-            _fsync(temporary)
+            fsync_path(temporary)
         for temporary, path in pending:
             os.replace(temporary, path)
     except BaseException:
@@ -377,7 +369,7 @@ def files_made_durable(lake_dir: Path, files: list[tuple[pl.DataFrame, Path]]) -
             temporary.unlink(missing_ok=True)
         raise
     for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
-        _fsync(folder, directory=True)
+        fsync_path(folder, directory=True)
 
 
 def files_by_table(files: Iterable[str]) -> dict[str, list[str]]:

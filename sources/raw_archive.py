@@ -130,7 +130,8 @@ def _libc_syncfs():
 _SYNCFS = _libc_syncfs()
 
 
-def _fsync(path: Path, directory: bool = False) -> None:
+def fsync_path(path: Path, directory: bool = False) -> None:
+    """fsync one file (or, with `directory`, one folder's entries)."""
     handle = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
     try:
         os.fsync(handle)
@@ -151,9 +152,9 @@ def _synced(folder: Path, files: list[Path], folders: set[Path]) -> None:
             os.close(handle)
         return
     for path in files:
-        _fsync(path)
+        fsync_path(path)
     for path in sorted(folders, key=lambda f: len(f.parts), reverse=True):
-        _fsync(path, directory=True)
+        fsync_path(path, directory=True)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ BATCH_PAPERS = 100_000
 
 _PAPER_STATE_SQL = """
 with affected as (
-    select paper_id from touched_paper_ids
+    select paper_id from ti_touched
     union
     select paper_id from papers anti join term_papers using (paper_id) where $unindexed
 ),
@@ -231,8 +231,7 @@ def refresh(con: duckdb.DuckDBPyConnection, touched_paper_ids: pl.Series | str, 
         con.register("ti_touched_ids", pl.DataFrame({"paper_id": touched_paper_ids.cast(pl.String).unique()}))
         con.execute("create or replace temp table ti_touched as select paper_id from ti_touched_ids")
         con.unregister("ti_touched_ids")
-    state_sql = _PAPER_STATE_SQL.replace("touched_paper_ids", "ti_touched")
-    con.execute(f"create or replace temp table ti_state as {state_sql}",
+    con.execute(f"create or replace temp table ti_state as {_PAPER_STATE_SQL}",
                 {"hf": HF_SOURCE_PATTERN, "arxiv": ARXIV_SOURCE, "unindexed": unindexed})
     indexed = con.execute("select count(*) from ti_state").fetchone()[0]
     # Re-indexed papers keep their keys; a new key lies above every key given out so far (taken
